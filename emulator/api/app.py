@@ -1,0 +1,38 @@
+"""The FastAPI application: a health route for the CLI and one catch-all route for AWS traffic."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import JSONResponse, Response
+
+from emulator.api.gateway import Gateway
+
+HEALTH_PATH = "/_smlocal/health"  # bucket names cannot start with "_": no clash with S3 paths
+_METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
+
+
+def create_app(gateway: Gateway, health: Callable[[], dict[str, Any]],
+               on_shutdown: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if gateway.s3 is not None:
+            await gateway.s3.close()
+        if on_shutdown is not None:
+            await on_shutdown()
+
+    app = FastAPI(title="smlocal", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+    @app.get(HEALTH_PATH, include_in_schema=False)
+    async def _health() -> JSONResponse:
+        return JSONResponse(health())
+
+    @app.api_route("/{path:path}", methods=_METHODS, include_in_schema=False)
+    async def _aws(request: Request, path: str) -> Response:
+        return await gateway.handle(request)
+
+    return app

@@ -1,0 +1,75 @@
+"""The operation table: botocore operation name -> handler, built once per service.
+
+A provider is any object whose methods are named after operations in snake case
+(``CreateModel`` -> ``create_model``), taking validated params and returning a plain dict.
+Describe*/List* of every resource family are served by the shared record plumbing unless a
+provider defines its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore import xform_name
+from botocore.model import OperationModel, ServiceModel
+
+from emulator.api.models import service_model
+from emulator.api.validate import validate
+from emulator.errors import ServiceError, UnknownOperationException, ValidationException
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """One AWS service spoken by the gateway."""
+
+    name: str                                   # botocore name: sagemaker, logs, sts, iam, ...
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    validation_code: str = "ValidationException"  # what this service calls a constraint failure
+
+    @property
+    def model(self) -> ServiceModel:
+        return service_model(self.name)
+
+    @classmethod
+    def from_providers(cls, name: str, providers: Iterable[object],
+                       defaults: dict[str, Handler] | None = None,
+                       validation_code: str = "ValidationException") -> Service:
+        model = service_model(name)
+        handlers = {op: h for op, h in (defaults or {}).items() if op in model.operation_names}
+        for op in model.operation_names:
+            method = xform_name(op)
+            for provider in providers:
+                if hasattr(provider, method):
+                    handlers[op] = getattr(provider, method)
+                    break
+        return cls(name, handlers, validation_code)
+
+    def operation(self, op_name: str) -> tuple[OperationModel, Handler]:
+        model = self.model
+        if op_name not in model.operation_names:
+            raise UnknownOperationException(
+                f"Operation {op_name} does not exist in the {model.service_id} API.")
+        handler = self.handlers.get(op_name)
+        if handler is None:
+            raise UnknownOperationException(
+                f"{model.service_id} operation {op_name} is not supported by smlocal; "
+                "docs/operations.md lists the operations it serves.")
+        return model.operation_model(op_name), handler
+
+    def call(self, op_name: str, raw_params: Any) -> tuple[OperationModel, dict[str, Any]]:
+        """Validate, dispatch and return (operation model, handler result)."""
+        operation, handler = self.operation(op_name)
+        try:
+            params = validate(operation.input_shape, raw_params)
+        except ValidationException as exc:
+            if self.validation_code == exc.code:
+                raise
+            raise ServiceError(exc.message, code=self.validation_code) from None
+        result = handler(params) or {}
+        return operation, result

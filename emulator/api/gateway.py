@@ -1,0 +1,167 @@
+"""One URL, several AWS services: routing by header, path, form action and SigV4 scope.
+
+| request                                                    | service                      |
+|------------------------------------------------------------|------------------------------|
+| ``X-Amz-Target: SageMaker.<Op>``                           | sagemaker (JSON 1.1)         |
+| ``X-Amz-Target: Logs_20140328.<Op>``                       | logs (JSON 1.1)              |
+| ``POST /endpoints/{name}/invocations`` (and async, stream) | sagemaker-runtime (rest-json) |
+| form ``Action=...`` with Version 2011-06-15 / scope sts    | sts (query, XML)             |
+| form ``Action=...`` with Version 2010-05-08 / scope iam    | iam (query, XML)             |
+| anything else                                              | S3, proxied to the S3 server |
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.api import query, restjson
+from emulator.api.dispatch import Service
+from emulator.api.responses import json_error, json_result, new_request_id, xml_error
+from emulator.api.s3proxy import S3Proxy
+from emulator.api.serialize import shape_output
+from emulator.errors import (
+    RequestEntityTooLarge,
+    SerializationException,
+    ServiceError,
+    UnknownOperationException,
+)
+
+log = logging.getLogger(__name__)
+
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
+_REST_JSON = "application/json"
+
+
+@dataclass
+class Gateway:
+    services: dict[str, Service]          # by botocore service name
+    max_body_bytes: int
+    s3: S3Proxy | None = None
+
+    async def handle(self, request: Request) -> Response:
+        request_id = new_request_id()
+        target = request.headers.get("x-amz-target")
+        if target:
+            prefix, _, operation = target.partition(".")
+            return await self._json(_JSON_TARGETS.get(prefix), operation, request, request_id)
+        runtime = self.services.get("sagemaker-runtime")
+        if runtime and request.url.path.startswith("/endpoints/") and \
+                restjson.path_matches_any(runtime.model, request.url.path):
+            return await self._rest_json(runtime, request, request_id)
+        if request.url.path == "/" and request.method in ("POST", "GET"):
+            form = await self._form(request)
+            if form is not None and "Action" in form:
+                return await self._query(form, request, request_id)
+        if self.s3 is not None:
+            return await self.s3.forward(request)
+        return Response(_s3_unavailable(request_id), status_code=400, media_type="application/xml",
+                        headers={"x-amzn-RequestId": request_id})
+
+    # --- bodies ----------------------------------------------------------------------------------
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise RequestEntityTooLarge(
+                f"The request body is {declared} bytes; the limit is {self.max_body_bytes} bytes.")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise RequestEntityTooLarge(
+                    f"The request body exceeds the limit of {self.max_body_bytes} bytes.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _form(self, request: Request) -> dict[str, str] | None:
+        params = dict(urllib.parse.parse_qsl(request.url.query, keep_blank_values=True))
+        if request.method == "POST":
+            ctype = request.headers.get("content-type", "")
+            if not ctype.startswith("application/x-www-form-urlencoded"):
+                return params or None
+            body = await self._body(request)
+            try:
+                params.update(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True,
+                                                     strict_parsing=False))
+            except UnicodeDecodeError:
+                return None
+        return params
+
+    # --- protocols ---------------------------------------------------------------------------------
+    async def _json(self, name: str | None, operation: str, request: Request, request_id: str) -> Response:
+        try:
+            service = self.services.get(name or "")
+            if service is None:
+                raise UnknownOperationException(
+                    f"X-Amz-Target '{request.headers.get('x-amz-target')}' names no service smlocal "
+                    "serves; expected SageMaker.<Operation> or Logs_20140328.<Operation>.")
+            body = await self._body(request)
+            try:
+                params = json.loads(body) if body.strip() else {}
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise SerializationException(f"The request body is not valid JSON: {exc}") from None
+            except RecursionError:
+                raise SerializationException("The request body is nested too deeply.") from None
+            op, result = await run_in_threadpool(service.call, operation, params)
+            return json_result(shape_output(op.output_shape, result), request_id)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
+            return json_error(exc, request_id)
+
+    async def _rest_json(self, service: Service, request: Request, request_id: str) -> Response:
+        try:
+            found = restjson.match(service.model, request.method, request.url.path)
+            if found is None:
+                raise UnknownOperationException(
+                    f"{request.method} {request.url.path} is not a {service.model.service_id} operation.")
+            op, uri = found
+            service.operation(op.name)  # unknown before reading a body
+            body = await self._body(request)
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            params = restjson.parse_request(op, uri, headers, body)
+            op, result = await run_in_threadpool(service.call, op.name, params)
+            status, out_headers, out_body = restjson.render_response(op, result)
+            out_headers["x-amzn-RequestId"] = request_id
+            return Response(out_body, status_code=status, headers=out_headers)
+        except Exception as exc:  # noqa: BLE001
+            return json_error(exc, request_id, content_type=_REST_JSON)
+
+    async def _query(self, form: dict[str, str], request: Request, request_id: str) -> Response:
+        name = _query_service(form, request.headers.get("authorization", ""))
+        namespace = query.NAMESPACES.get(name or "", query.NAMESPACES["sts"])
+        try:
+            service = self.services.get(name or "")
+            if service is None:
+                raise UnknownOperationException(
+                    f"Action {form.get('Action')} (Version {form.get('Version', 'missing')}) belongs to "
+                    "no service smlocal serves; it serves STS and IAM in the query protocol.")
+            operation, _ = service.operation(form["Action"])
+            params = query.parse_params(operation.input_shape, form)
+            op, result = await run_in_threadpool(service.call, form["Action"], params)
+            body = query.xml_result(name, op, result, request_id)
+            return Response(body, media_type="text/xml", headers={"x-amzn-RequestId": request_id})
+        except UnknownOperationException as exc:
+            return xml_error(ServiceError(exc.message, code="InvalidAction"), request_id, namespace)
+        except Exception as exc:  # noqa: BLE001
+            return xml_error(exc, request_id, namespace)
+
+
+def _query_service(form: dict[str, str], authorization: str) -> str | None:
+    scope = _SCOPE.search(authorization)
+    if scope and scope.group(2) in ("sts", "iam"):
+        return scope.group(2)
+    return query.VERSIONS.get(form.get("Version", ""))
+
+
+def _s3_unavailable(request_id: str) -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>'
+            "This smlocal gateway has no S3 server configured; point S3 clients at the S3 endpoint "
+            "that `smlocal env` prints (AWS_ENDPOINT_URL_S3).</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>")

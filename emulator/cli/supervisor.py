@@ -1,0 +1,140 @@
+"""``smlocal up`` in the foreground: S3, the Docker bridge relay, the default bucket, the SDK
+config file and the gateway, started in that order and stopped in reverse."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import uvicorn
+
+from emulator import __version__
+from emulator.cli.instance import RuntimeInfo, embedded_credentials, write_sdk_config
+from emulator.config import S3Settings, Settings
+from emulator.s3.bridge import BridgeRelay
+from emulator.s3.client import S3Client, S3Error
+from emulator.s3.embedded import EmbeddedS3, S3StartError
+
+log = logging.getLogger("smlocal")
+
+
+class StartError(Exception):
+    """``up`` cannot start; the message says what to do."""
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise StartError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+    return True
+
+
+def check_ports(settings: Settings, embedded: bool) -> None:
+    if not port_free(settings.host, settings.port):
+        raise StartError(
+            f"port {settings.port} on {settings.host} is already in use by another program; "
+            "choose another with --port (or stop that program)")
+    if embedded and not port_free("127.0.0.1", settings.s3_port):
+        raise StartError(
+            f"port {settings.s3_port} on 127.0.0.1 (the embedded S3 server) is already in use by another "
+            "program; choose another with --s3-port")
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | None,
+        progress: Callable[[str], None]) -> None:
+    """Start everything, serve until SIGINT/SIGTERM, stop everything."""
+    embedded = s3_endpoint is None
+    check_ports(settings, embedded)
+    # SIGTERM before uvicorn installs its own handlers must still unwind the cleanup stack
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as cleanup:
+        s3_pid = None
+        container_endpoint = None
+        if embedded:
+            access, secret = embedded_credentials(settings.data_dir)
+            server = EmbeddedS3(settings.s3_data_dir, settings.s3_port, access, secret,
+                                log_file=settings.logs_dir / "s3.log")
+            progress(f"starting the embedded S3 server (SeaweedFS) on 127.0.0.1:{settings.s3_port}")
+            started = time.monotonic()
+            try:
+                server.start()
+            except S3StartError as exc:
+                raise StartError(str(exc)) from None
+            cleanup.callback(server.stop)
+            progress(f"S3 answers at {server.endpoint} ({time.monotonic() - started:.1f} s)")
+            s3_endpoint, s3_pid = server.endpoint, server.pid
+            relay = BridgeRelay(settings.s3_port)
+            address = relay.start()
+            if address:
+                cleanup.callback(relay.stop)
+                container_endpoint = f"http://host.docker.internal:{settings.s3_port}"
+                progress(f"containers reach S3 at {container_endpoint} (relay on {address})")
+            else:
+                progress("no Docker bridge found: containers will not reach S3 until Docker runs "
+                         "and smlocal restarts")
+        else:
+            access, secret = s3_keys or ("", "")
+            container_endpoint = os.environ.get("SMLOCAL_S3_CONTAINER_ENDPOINT") or s3_endpoint
+        s3 = S3Settings(endpoint=s3_endpoint, access_key=access, secret_key=secret,
+                        container_endpoint=container_endpoint or "", embedded=embedded)
+        settings = settings.with_(s3=s3)
+        client = S3Client(s3, settings.region)
+        try:
+            client.wait_ready(30)
+            if client.ensure_bucket(settings.default_bucket):
+                progress(f"created the default bucket s3://{settings.default_bucket}")
+        except S3Error as exc:
+            raise StartError(f"{exc}. Check --s3-endpoint and the S3 keys.") from None
+        sdk_config = write_sdk_config(settings)
+        info = RuntimeInfo(
+            pid=os.getpid(), gateway_url=settings.gateway_url, s3_endpoint=s3_endpoint,
+            access_key=access, secret_key=secret, region=settings.region,
+            account_id=settings.account_id, data_dir=str(settings.data_dir), sdk_config=str(sdk_config),
+            s3_pid=s3_pid, s3_container_endpoint=container_endpoint, started_at=time.time(),
+            version=__version__)
+        info.save(settings.runtime_file)  # names our S3 process even if we die before serving
+        cleanup.callback(_forget, settings.runtime_file)
+        _serve(settings, progress)
+
+
+def _forget(runtime_file: Path) -> None:
+    current = RuntimeInfo.load(runtime_file)
+    if current is not None and current.pid == os.getpid():
+        runtime_file.unlink(missing_ok=True)
+
+
+def _serve(settings: Settings, progress: Callable[[str], None]) -> None:
+    from emulator.server import create
+
+    app, _ = create(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            progress(f"SageMaker API ready at {settings.gateway_url} (data in {settings.data_dir})")
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()
+    if not server.started:
+        raise StartError(f"the gateway could not listen on {settings.host}:{settings.port}")

@@ -1,0 +1,84 @@
+"""Resource families: the names, ARNs and error messages SageMaker uses for each kind.
+
+Written once, here; every operation and test takes them from this table.
+See docs/errors.md for the sources of each message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from emulator.errors import ResourceInUse, ServiceError, ValidationException
+
+
+@dataclass(frozen=True)
+class Family:
+    kind: str                       # ARN resource type, e.g. "training-job"
+    noun: str                       # member prefix, e.g. "TrainingJob"
+    list_key: str                   # List* output member holding the summaries
+    status_field: str | None        # e.g. "TrainingJobStatus"
+    not_found: Callable[[str, str], ServiceError]        # (name, arn) -> error
+    already_exists: Callable[[str, str], ServiceError]   # (name, arn) -> error
+    lowercase_arn: bool = False     # hosting resources: SageMaker lower-cases the name in the ARN
+
+    @property
+    def name_field(self) -> str:
+        return f"{self.noun}Name"
+
+    @property
+    def arn_field(self) -> str:
+        return f"{self.noun}Arn"
+
+
+def _job_not_found(name: str, arn: str) -> ServiceError:
+    return ValidationException(f"Could not find requested job with name {name}")
+
+
+def _job_exists(label: str) -> Callable[[str, str], ServiceError]:
+    return lambda name, arn: ResourceInUse(
+        f"{label} names must be unique within an AWS account and region, and a {label.lower()} "
+        f"with this name already exists ({arn})")
+
+
+def _could_not_find(label: str) -> Callable[[str, str], ServiceError]:
+    return lambda name, arn: ValidationException(f'Could not find {label} "{arn}".')
+
+
+def _cannot_create(label: str) -> Callable[[str, str], ServiceError]:
+    return lambda name, arn: ValidationException(f'Cannot create already existing {label} "{arn}".')
+
+
+TRAINING_JOB = Family(
+    kind="training-job", noun="TrainingJob", list_key="TrainingJobSummaries",
+    status_field="TrainingJobStatus",
+    not_found=lambda name, arn: ValidationException("Requested resource not found."),
+    already_exists=_job_exists("Training job"))
+
+PROCESSING_JOB = Family(
+    kind="processing-job", noun="ProcessingJob", list_key="ProcessingJobSummaries",
+    status_field="ProcessingJobStatus",
+    not_found=_job_not_found, already_exists=_job_exists("Processing job"))
+
+TRANSFORM_JOB = Family(
+    kind="transform-job", noun="TransformJob", list_key="TransformJobSummaries",
+    status_field="TransformJobStatus",
+    not_found=_job_not_found, already_exists=_job_exists("Transform job"))
+
+MODEL = Family(
+    kind="model", noun="Model", list_key="Models", status_field=None,
+    not_found=_could_not_find("model"), already_exists=_cannot_create("model"),
+    lowercase_arn=True)
+
+ENDPOINT_CONFIG = Family(
+    kind="endpoint-config", noun="EndpointConfig", list_key="EndpointConfigs", status_field=None,
+    not_found=_could_not_find("endpoint configuration"),
+    already_exists=_cannot_create("endpoint configuration"), lowercase_arn=True)
+
+ENDPOINT = Family(
+    kind="endpoint", noun="Endpoint", list_key="Endpoints", status_field="EndpointStatus",
+    not_found=_could_not_find("endpoint"), already_exists=_cannot_create("endpoint"),
+    lowercase_arn=True)
+
+ALL = (TRAINING_JOB, PROCESSING_JOB, TRANSFORM_JOB, MODEL, ENDPOINT_CONFIG, ENDPOINT)
+BY_KIND = {family.kind: family for family in ALL}

@@ -1,0 +1,77 @@
+"""Create / describe / delete plumbing shared by every resource family, and ARNs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.config import Settings
+from emulator.sagemaker.families import Family
+from emulator.sagemaker.listing import list_page
+from emulator.state.resources import AlreadyExists, ResourceStore
+
+
+@dataclass
+class Context:
+    """What domain operations need: settings and durable state (no HTTP, no Docker)."""
+
+    settings: Settings
+    store: ResourceStore
+
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.settings.region}:{self.settings.account_id}:{kind}/{name}"
+
+
+class Records:
+    """The records of one family, with SageMaker's errors for missing and duplicate names."""
+
+    def __init__(self, ctx: Context, family: Family) -> None:
+        self.ctx = ctx
+        self.family = family
+
+    def arn(self, name: str) -> str:
+        return self.ctx.arn(self.family.kind, name.lower() if self.family.lowercase_arn else name)
+
+    def create(self, name: str, record: dict[str, Any], tags: list[dict[str, str]] | None = None
+               ) -> dict[str, Any]:
+        arn = self.arn(name)
+        now = time.time()
+        record = {self.family.name_field: name, self.family.arn_field: arn,
+                  "CreationTime": now, "LastModifiedTime": now, **record}
+        status = record.get(self.family.status_field) if self.family.status_field else None
+        try:
+            return self.ctx.store.insert(self.family.kind, name, arn, record, status=status, tags=tags)
+        except AlreadyExists as exc:
+            raise self.family.already_exists(name, exc.record[self.family.arn_field]) from None
+
+    def find(self, name: str) -> dict[str, Any] | None:
+        return self.ctx.store.get(self.family.kind, name)
+
+    def get(self, name: str) -> dict[str, Any]:
+        record = self.find(name)
+        if record is None:
+            raise self.family.not_found(name, self.arn(name))
+        return record
+
+    def update(self, name: str, change) -> dict[str, Any]:
+        record = self.ctx.store.update(self.family.kind, name, change,
+                                       status_field=self.family.status_field)
+        if record is None:
+            raise self.family.not_found(name, self.arn(name))
+        return record
+
+    def delete(self, name: str) -> dict[str, Any]:
+        record = self.ctx.store.delete(self.family.kind, name)
+        if record is None:
+            raise self.family.not_found(name, self.arn(name))
+        return record
+
+    def list(self, params: dict[str, Any]) -> dict[str, Any]:
+        page, token = list_page(self.ctx.store.all(self.family.kind), params,
+                                name_field=self.family.name_field,
+                                status_field=self.family.status_field)
+        out: dict[str, Any] = {self.family.list_key: page}
+        if token:
+            out["NextToken"] = token
+        return out

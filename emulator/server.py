@@ -1,0 +1,89 @@
+"""The composition root: settings -> state -> domain providers -> services -> FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from emulator import __version__
+from emulator.api.app import create_app
+from emulator.api.dispatch import Service
+from emulator.api.gateway import Gateway
+from emulator.api.s3proxy import S3Proxy
+from emulator.config import Settings
+from emulator.identity.service import IdentityOps
+from emulator.logs.service import LogsOps
+from emulator.logs.store import LogStore
+from emulator.sagemaker import families
+from emulator.sagemaker.endpoint_configs import EndpointConfigOps
+from emulator.sagemaker.invocations import InvocationOps
+from emulator.sagemaker.models import ModelOps
+from emulator.sagemaker.records import Context, Records
+from emulator.sagemaker.tags import TagOps
+from emulator.state.db import Database
+from emulator.state.resources import ResourceStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Emulator:
+    """Everything one running emulator holds."""
+
+    settings: Settings
+    db: Database
+    ctx: Context
+    logs: LogStore
+    services: dict[str, Service]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def family_defaults(ctx: Context) -> dict[str, Any]:
+    """Describe<Noun> and List<Noun>s for every family, from the shared record plumbing."""
+    handlers: dict[str, Any] = {}
+    for family in families.ALL:
+        records = Records(ctx, family)
+        handlers[f"Describe{family.noun}"] = (
+            lambda params, r=records: r.get(params[r.family.name_field]))
+        handlers[f"List{family.noun}s"] = records.list
+    return handlers
+
+
+def build(settings: Settings) -> Emulator:
+    db = Database(settings.db_path)
+    ctx = Context(settings=settings, store=ResourceStore(db))
+    log_store = LogStore(db)
+    identity = IdentityOps(settings)
+    services = {
+        "sagemaker": Service.from_providers(
+            "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx)],
+            defaults=family_defaults(ctx)),
+        "sagemaker-runtime": Service.from_providers("sagemaker-runtime", [InvocationOps(ctx)],
+                                                    validation_code="ValidationError"),
+        "logs": Service.from_providers("logs", [LogsOps(settings, log_store)],
+                                       validation_code="InvalidParameterException"),
+        "sts": Service.from_providers("sts", [identity], validation_code="ValidationError"),
+        "iam": Service.from_providers("iam", [identity], validation_code="ValidationError"),
+    }
+    return Emulator(settings, db, ctx, log_store, services)
+
+
+def create(settings: Settings) -> tuple[FastAPI, Emulator]:
+    emulator = build(settings)
+
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "region": settings.region,
+                "account": settings.account_id,
+                "s3": settings.s3.endpoint if settings.s3 else None}
+
+    async def shutdown() -> None:
+        emulator.close()
+
+    gateway = Gateway(emulator.services, settings.max_body_bytes,
+                      S3Proxy(settings.s3.endpoint) if settings.s3 else None)
+    return create_app(gateway, health, shutdown), emulator

@@ -1,0 +1,125 @@
+"""Durable resource records (models, jobs, endpoints, ...) and their tags.
+
+The store knows nothing of SageMaker semantics: records are JSON documents keyed by
+(kind, case-insensitive name), with the columns listing and reconciliation need.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from emulator.state.db import Database, dumps, loads
+
+
+class AlreadyExists(Exception):
+    """A record with this kind and (case-insensitive) name exists."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.record = record
+
+
+class ResourceStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- records ---------------------------------------------------------------------------------
+    def insert(self, kind: str, name: str, arn: str, record: dict[str, Any], *,
+               status: str | None = None, tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """Insert a new record (and its tags) atomically; raise AlreadyExists on a name clash."""
+        now = record.setdefault("CreationTime", time.time())
+        record.setdefault("LastModifiedTime", now)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT body FROM resources WHERE kind=? AND key=?",
+                               (kind, name.lower())).fetchone()
+            if row is not None:
+                raise AlreadyExists(loads(row["body"]))
+            conn.execute(
+                "INSERT INTO resources (kind, key, name, arn, status, created, modified, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, name.lower(), name, arn, status, record["CreationTime"],
+                 record["LastModifiedTime"], dumps(record)))
+            if tags:
+                _put_tags(conn, arn, tags)
+        return record
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        rows = self.db.query("SELECT body FROM resources WHERE kind=? AND key=?", (kind, name.lower()))
+        return loads(rows[0]["body"]) if rows else None
+
+    def kind_of_arn(self, arn: str) -> str | None:
+        rows = self.db.query("SELECT kind FROM resources WHERE arn=?", (arn,))
+        return rows[0]["kind"] if rows else None
+
+    def update(self, kind: str, name: str, change: Callable[[dict[str, Any]], Any], *,
+               status_field: str | None = None, touch: bool = True) -> dict[str, Any] | None:
+        """Read-modify-write one record in a transaction. ``change`` mutates the dict in place
+        (and may raise to abort). Returns the new record, or None when it does not exist."""
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT body FROM resources WHERE kind=? AND key=?",
+                               (kind, name.lower())).fetchone()
+            if row is None:
+                return None
+            record = loads(row["body"])
+            change(record)
+            if touch:
+                record["LastModifiedTime"] = time.time()
+            status = record.get(status_field) if status_field else None
+            conn.execute("UPDATE resources SET status=?, modified=?, body=? WHERE kind=? AND key=?",
+                         (status, record.get("LastModifiedTime", 0), dumps(record), kind, name.lower()))
+            return record
+
+    def delete(self, kind: str, name: str) -> dict[str, Any] | None:
+        """Delete a record and its tags; returns what was deleted."""
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT arn, body FROM resources WHERE kind=? AND key=?",
+                               (kind, name.lower())).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM resources WHERE kind=? AND key=?", (kind, name.lower()))
+            conn.execute("DELETE FROM tags WHERE arn=?", (row["arn"],))
+            return loads(row["body"])
+
+    def all(self, kind: str, status_in: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every record of a kind, oldest first (optionally only with a given status column)."""
+        sql = "SELECT body FROM resources WHERE kind=?"
+        args: list[Any] = [kind]
+        if status_in:
+            sql += f" AND status IN ({','.join('?' * len(status_in))})"
+            args += list(status_in)
+        return [loads(r["body"]) for r in self.db.query(sql + " ORDER BY created, key", args)]
+
+    # --- tags --------------------------------------------------------------------------------------
+    def tags(self, arn: str) -> list[dict[str, str]]:
+        rows = self.db.query("SELECT key, value FROM tags WHERE arn=? ORDER BY seq", (arn,))
+        return [{"Key": r["key"], "Value": r["value"]} for r in rows]
+
+    def add_tags(self, arn: str, tags: list[dict[str, str]], limit: int | None = None) -> int:
+        """Add or overwrite tags; returns the resulting count. ``limit`` is checked atomically."""
+        with self.db.transaction() as conn:
+            _put_tags(conn, arn, tags)
+            count = conn.execute("SELECT COUNT(*) FROM tags WHERE arn=?", (arn,)).fetchone()[0]
+            if limit is not None and count > limit:
+                raise TagLimitExceeded(count)
+            return count
+
+    def delete_tags(self, arn: str, keys: list[str]) -> None:
+        with self.db.transaction() as conn:
+            conn.executemany("DELETE FROM tags WHERE arn=? AND key=?", [(arn, k) for k in keys])
+
+
+class TagLimitExceeded(Exception):
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
+def _put_tags(conn, arn: str, tags: list[dict[str, str]]) -> None:
+    seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM tags WHERE arn=?", (arn,)).fetchone()[0]
+    for offset, tag in enumerate(tags, start=1):
+        conn.execute(
+            "INSERT INTO tags (arn, key, value, seq) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (arn, key) DO UPDATE SET value=excluded.value",
+            (arn, tag["Key"], tag.get("Value", ""), seq + offset))

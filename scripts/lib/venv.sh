@@ -1,0 +1,28 @@
+# Sourced by scripts/smlocal and scripts/test: make sure .venv exists with the project installed.
+# Usage: ensure_venv [extra]   (extra = "test" installs the test dependencies too)
+# Reinstalls only when pyproject.toml changed since the last install.
+
+ensure_venv() {
+    local extra="${1:-}" root venv python stamp want
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+    venv="${SMLOCAL_VENV:-$root/.venv}"
+    python="${PYTHON:-python3}"
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+        echo "smlocal needs Python >= 3.10 ($python is $("$python" --version 2>&1))" >&2
+        return 1
+    fi
+    if [[ ! -x "$venv/bin/python" ]]; then
+        echo "[smlocal] creating virtualenv $venv" >&2
+        "$python" -m venv "$venv"
+    fi
+    stamp="$venv/.smlocal-installed"
+    want="$(sha256sum "$root/pyproject.toml" | cut -c1-16)${extra:+-$extra}"
+    if [[ ! -f "$stamp" ]] || ! grep -qx -- "$want" "$stamp" 2>/dev/null; then
+        echo "[smlocal] installing smlocal${extra:+ with [$extra]} into $venv" >&2
+        "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
+        "$venv/bin/python" -m pip install --quiet -e "$root${extra:+[$extra]}" >&2
+        echo "$want" > "$stamp"
+    fi
+    VENV="$venv"
+    export VENV
+}

@@ -1,0 +1,411 @@
+"""Every row of docs/errors.md, replayed through a real client and compared exactly."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import botocore.exceptions
+import pytest
+import rawclient as raw
+
+from emulator.api.models import service_model
+from emulator.config import Settings
+from emulator.sagemaker import families
+from emulator.sagemaker.records import Context, Records
+from emulator.state.db import Database
+from emulator.state.resources import ResourceStore
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
+ROW = re.compile(r"^\| (?P<id>[A-Z]{2}\d{2}) \| (?P<op>[^|]+) \| (?P<situation>[^|]+) \| (?P<code>\w+) \| "
+                 r"(?P<status>\d{3}) \| `(?P<message>.*)` \| [^|]+ \|$")
+ACCOUNT = "123456789012"
+IMAGE = {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/img:1"}
+
+
+def doc_rows() -> dict[str, dict[str, str]]:
+    rows = {}
+    for line in DOC.read_text().splitlines():
+        match = ROW.match(line)
+        if match:
+            rows[match["id"]] = match.groupdict()
+    return rows
+
+
+def pattern_of(service: str, operation: str, *path: str) -> str:
+    shape = service_model(service).operation_model(operation).input_shape
+    for step in path:
+        shape = shape.member if step == "member" else shape.members[step]
+    return shape.metadata["pattern"]
+
+
+def arn(kind: str, name: str) -> str:
+    return f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:{kind}/{name}"
+
+
+def client_error(call, *args, **kwargs) -> tuple[str, int, str]:
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        call(*args, **kwargs)
+    response = info.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], \
+        response["Error"].get("Message", "")
+
+
+# --- one function per row: returns ((code, status, message), substitutions) ---------------------
+CASES = {}
+
+
+def case(row_id):
+    def register(fn):
+        CASES[row_id] = fn
+        return fn
+    return register
+
+
+@case("SM01")
+def _(c, name):
+    return client_error(c.sm.describe_training_job, TrainingJobName=name), {}
+
+
+@case("SM02")
+def _(c, name):
+    return client_error(c.sm.describe_processing_job, ProcessingJobName=name), {"<name>": name}
+
+
+@case("SM03")
+def _(c, name):
+    return client_error(c.sm.describe_transform_job, TransformJobName=name), {"<name>": name}
+
+
+@case("SM04")
+def _(c, name):
+    return client_error(c.sm.describe_model, ModelName=name), {"<arn>": arn("model", name.lower())}
+
+
+@case("SM05")
+def _(c, name):
+    return client_error(c.sm.delete_model, ModelName=name), {"<arn>": arn("model", name.lower())}
+
+
+@case("SM06")
+def _(c, name):
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    return client_error(c.sm.create_model, ModelName=name.upper(), PrimaryContainer=IMAGE), \
+        {"<arn>": arn("model", name.lower())}
+
+
+@case("SM07")
+def _(c, name):
+    return client_error(c.sm.describe_endpoint_config, EndpointConfigName=name), \
+        {"<arn>": arn("endpoint-config", name.lower())}
+
+
+@case("SM08")
+def _(c, name):
+    return client_error(c.sm.delete_endpoint_config, EndpointConfigName=name), \
+        {"<arn>": arn("endpoint-config", name.lower())}
+
+
+def _variant(model: str, variant: str = "AllTraffic") -> dict:
+    return {"VariantName": variant, "ModelName": model, "InitialInstanceCount": 1,
+            "InstanceType": "ml.m5.large"}
+
+
+@case("SM09")
+def _(c, name):
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    c.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[_variant(name)])
+    return client_error(c.sm.create_endpoint_config, EndpointConfigName=name,
+                        ProductionVariants=[_variant(name)]), {"<arn>": arn("endpoint-config", name.lower())}
+
+
+@case("SM10")
+def _(c, name):
+    return client_error(c.sm.create_endpoint_config, EndpointConfigName=name,
+                        ProductionVariants=[_variant(name + "-missing")]), \
+        {"<arn>": arn("model", name.lower() + "-missing")}
+
+
+@case("SM11")
+def _(c, name):
+    return client_error(c.sm.describe_endpoint, EndpointName=name), {"<arn>": arn("endpoint", name.lower())}
+
+
+def _domain_duplicate(c, family, name):
+    records = Records(c.domain, family)
+    records.create(name, {})
+    with pytest.raises(Exception) as info:
+        records.create(name, {})
+    err = info.value
+    return (err.code, err.status, err.message), {"<arn>": arn(family.kind, name)}
+
+
+@case("SM12")
+def _(c, name):
+    return _domain_duplicate(c, families.TRAINING_JOB, name)
+
+
+@case("SM13")
+def _(c, name):
+    return _domain_duplicate(c, families.PROCESSING_JOB, name)
+
+
+@case("SM14")
+def _(c, name):
+    return _domain_duplicate(c, families.TRANSFORM_JOB, name)
+
+
+@case("SM15")
+def _(c, name):
+    return client_error(c.sm.create_model, ModelName=name), {}
+
+
+@case("SM16")
+def _(c, name):
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    return client_error(c.sm.create_endpoint_config, EndpointConfigName=name,
+                        ProductionVariants=[_variant(name, "v1"), _variant(name, "V1")]), {"<name>": "V1"}
+
+
+@case("TG01")
+def _(c, name):
+    return client_error(c.sm.list_tags, ResourceArn=arn("model", name)), {}
+
+
+@case("TG02")
+def _(c, name):
+    return client_error(c.sm.add_tags, ResourceArn=arn("model", name), Tags=[{"Key": "k", "Value": "v"}]), {}
+
+
+@case("TG03")
+def _(c, name):
+    return client_error(c.sm.delete_tags, ResourceArn=arn("model", name), TagKeys=["k"]), {}
+
+
+@case("TG04")
+def _(c, name):
+    model_arn = c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE,
+                                  Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(45)])["ModelArn"]
+    error = client_error(c.sm.add_tags, ResourceArn=model_arn,
+                         Tags=[{"Key": f"n{i}", "Value": "v"} for i in range(6)])
+    assert len(c.sm.list_tags(ResourceArn=model_arn, MaxResults=100)["Tags"]) == 45  # nothing added
+    return error, {"<arn>": model_arn, "<count>": "51"}
+
+
+@case("TG05")
+def _(c, name):
+    model_arn = c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)["ModelArn"]
+    return client_error(c.sm.add_tags, ResourceArn=model_arn, Tags=[{"Key": "aws:x", "Value": "v"}]), \
+        {"<name>": "aws:x"}
+
+
+@case("VA01")
+def _(c, name):
+    return client_error(c.sm.describe_model, ModelName="bad_name!"), \
+        {"<name>": "bad_name!", "<pattern>": pattern_of("sagemaker", "DescribeModel", "ModelName")}
+
+
+@case("VA02")
+def _(c, name):
+    bad = "x_" * 40
+    return client_error(c.sm.create_model, ModelName=bad, PrimaryContainer=IMAGE), \
+        {"<name>": bad, "<pattern>": pattern_of("sagemaker", "CreateModel", "ModelName")}
+
+
+@case("VA03")
+def _(c, name):
+    return client_error(c.sm.list_models, SortOrder="Sideways"), {"<name>": "Sideways"}
+
+
+@case("VA04")
+def _(c, name):
+    return client_error(c.sm.list_training_jobs, MaxResults=101), {}
+
+
+@case("VA05")
+def _(c, name):
+    return c.raw("SageMaker.CreateModel", {"PrimaryContainer": IMAGE}), {}
+
+
+@case("VA06")
+def _(c, name):
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    return client_error(c.sm.create_endpoint_config, EndpointConfigName=name,
+                        ProductionVariants=[_variant(name, "bad_variant")]), \
+        {"<name>": "bad_variant",
+         "<pattern>": pattern_of("sagemaker", "CreateEndpointConfig", "ProductionVariants", "member",
+                                 "VariantName")}
+
+
+@case("VA07")
+def _(c, name):
+    env = {"BIG": "v" * 1025}
+    return client_error(c.sm.create_model, ModelName=name, PrimaryContainer={**IMAGE, "Environment": env}), \
+        {"<value>": "{BIG=" + "v" * 1019 + "..."}
+
+
+@case("VA08")
+def _(c, name):
+    return client_error(c.sm.list_models, NextToken="not-a-token"), {}
+
+
+@case("PR01")
+def _(c, name):
+    return c.raw("SageMaker.ListModels", b"{not json"), {"<detail>": None}
+
+
+@case("PR02")
+def _(c, name):
+    return c.raw("SageMaker.DescribeModel", {"ModelName": 5}), {}
+
+
+@case("PR03")
+def _(c, name):
+    return c.raw("SageMaker.NoSuchOperation", {}), {}
+
+
+@case("PR04")
+def _(c, name):
+    return client_error(c.sm.create_algorithm, AlgorithmName=name, TrainingSpecification={
+        "TrainingImage": "img", "SupportedTrainingInstanceTypes": ["ml.m5.large"],
+        "TrainingChannels": [{"Name": "train", "SupportedContentTypes": ["text/csv"],
+                              "SupportedInputModes": ["File"]}]}), {}
+
+
+@case("PR05")
+def _(c, name):
+    return c.raw("DynamoDB_20120810.ListTables", {}), {}
+
+
+@case("PR06")
+def _(c, name):
+    body = b'{"x": "' + b"a" * (16 * 1024 * 1024) + b'"}'
+    return c.raw("SageMaker.ListModels", body), {"<count>": str(len(body))}
+
+
+@case("PR07")
+def _(c, name):
+    return c.raw("SageMaker.ListModels", []), {}
+
+
+@case("RT01")
+def _(c, name):
+    return client_error(c.runtime.invoke_endpoint, EndpointName=name, Body=b"1,2", ContentType="text/csv"), \
+        {"<name>": name, "<account>": ACCOUNT}
+
+
+@case("RT02")
+def _(c, name):
+    return client_error(c.runtime.invoke_endpoint, EndpointName="bad_name", Body=b"1"), \
+        {"<name>": "bad_name", "<pattern>": pattern_of("sagemaker-runtime", "InvokeEndpoint", "EndpointName")}
+
+
+@case("LG01")
+def _(c, name):
+    return client_error(c.logs.get_log_events, logGroupName=f"/missing/{name}", logStreamName="s"), {}
+
+
+@case("LG02")
+def _(c, name):
+    c.logs.create_log_group(logGroupName=f"/g/{name}")
+    return client_error(c.logs.get_log_events, logGroupName=f"/g/{name}", logStreamName="missing"), {}
+
+
+@case("LG03")
+def _(c, name):
+    return client_error(c.logs.describe_log_streams, logGroupName=f"/missing/{name}"), {}
+
+
+@case("LG04")
+def _(c, name):
+    return client_error(c.logs.filter_log_events, logGroupName=f"/missing/{name}"), {}
+
+
+@case("LG05")
+def _(c, name):
+    c.logs.create_log_group(logGroupName=f"/g/{name}")
+    c.logs.create_log_stream(logGroupName=f"/g/{name}", logStreamName="s")
+    return client_error(c.logs.get_log_events, logGroupName=f"/g/{name}", logStreamName="s",
+                        nextToken="garbage"), {}
+
+
+@case("LG06")
+def _(c, name):
+    return client_error(c.logs.get_log_events, logGroupName="/g", logStreamName="s", limit=10001), {}
+
+
+@case("LG07")
+def _(c, name):
+    c.logs.create_log_group(logGroupName=f"/g/{name}")
+    return client_error(c.logs.create_log_group, logGroupName=f"/g/{name}"), {}
+
+
+@case("LG08")
+def _(c, name):
+    c.logs.create_log_group(logGroupName=f"/g/{name}")
+    return client_error(c.logs.describe_log_streams, logGroupName=f"/g/{name}", logStreamNamePrefix="a",
+                        orderBy="LastEventTime"), {}
+
+
+@case("LG09")
+def _(c, name):
+    c.logs.create_log_group(logGroupName=f"/g/{name}")
+    c.logs.create_log_stream(logGroupName=f"/g/{name}", logStreamName="s")
+    return client_error(c.logs.put_log_events, logGroupName=f"/g/{name}", logStreamName="s",
+                        logEvents=[{"timestamp": 2000, "message": "b"}, {"timestamp": 1000, "message": "a"}]), {}
+
+
+@case("IA01")
+def _(c, name):
+    return client_error(c.iam.create_user, UserName="someone"), {}
+
+
+@case("IA02")
+def _(c, name):
+    return client_error(c.iam.get_role, RoleName="bad role!"), \
+        {"<name>": "bad role!", "<pattern>": pattern_of("iam", "GetRole", "RoleName")}
+
+
+# --- the harness ---------------------------------------------------------------------------------------
+class Clients:
+    def __init__(self, gateway, domain: Context) -> None:
+        self.sm = gateway.client("sagemaker")
+        self.logs = gateway.client("logs")
+        self.runtime = gateway.client("sagemaker-runtime")
+        self.iam = gateway.client("iam")
+        self.url = gateway.url
+        self.domain = domain
+
+    def raw(self, target: str, body) -> tuple[str, int, str]:
+        """A request no botocore client would send (bad JSON, wrong types), parsed like boto3 does."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        response = raw.post(self.url, target, data)
+        parsed = raw.parse_json_error(response)
+        return parsed["Error"]["Code"], response.status_code, parsed["Error"].get("Message", "")
+
+
+@pytest.fixture(scope="module")
+def clients(gateway, tmp_path_factory):
+    domain = Context(Settings(data_dir=tmp_path_factory.mktemp("domain")),
+                     ResourceStore(Database(tmp_path_factory.mktemp("db") / "state.db")))
+    return Clients(gateway, domain)
+
+
+def test_every_row_has_a_case_and_every_case_a_row():
+    rows = doc_rows()
+    id_lines = [line for line in DOC.read_text().splitlines() if re.match(r"^\| [A-Z]{2}\d{2} \|", line)]
+    assert len(rows) == len(id_lines), "a row of docs/errors.md does not parse"
+    assert sorted(rows) == sorted(CASES)
+
+
+@pytest.mark.parametrize("row_id", sorted(doc_rows()))
+def test_error_row(row_id, clients, unique):
+    row = doc_rows()[row_id]
+    (code, status, message), subs = CASES[row_id](clients, unique)
+    assert (code, status) == (row["code"], int(row["status"]))
+    assert set(re.findall(r"<[a-z]+>", row["message"])) <= set(subs), "unfilled placeholder"
+    expected = re.escape(row["message"])
+    for placeholder, value in subs.items():
+        expected = expected.replace(re.escape(placeholder), ".+" if value is None else re.escape(value))
+    assert re.fullmatch(expected, message), f"{row_id}: {message!r} != {row['message']!r}"
