@@ -109,3 +109,11 @@ def require_docker() -> None:
     if not docker_available():
         pytest.fail("no Docker engine answers `docker info`: run scripts/docker-engine.sh first, "
                     "or deselect these tests with -m \"not docker\"")
+
+
+@pytest.fixture(scope="session")
+def base_image(require_docker) -> str:
+    """smlocal/base:bookworm, built by the project's script when missing (offline: debootstrap)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build-base-image.sh"
+    subprocess.run([str(script)], check=True, timeout=1500)
+    return "smlocal/base:bookworm"

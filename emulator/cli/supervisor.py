@@ -30,26 +30,16 @@ class StartError(Exception):
     """``up`` cannot start; the message says what to do."""
 
 
-def port_free(host: str, port: int) -> bool:
+def check_gateway_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is fine
         try:
             sock.bind((host, port))
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise StartError(f"cannot bind {host}:{port}: {exc.strerror}") from None
-    return True
-
-
-def check_ports(settings: Settings, embedded: bool) -> None:
-    if not port_free(settings.host, settings.port):
-        raise StartError(
-            f"port {settings.port} on {settings.host} is already in use by another program; "
-            "choose another with --port (or stop that program)")
-    if embedded and not port_free("127.0.0.1", settings.s3_port):
-        raise StartError(
-            f"port {settings.s3_port} on 127.0.0.1 (the embedded S3 server) is already in use by another "
-            "program; choose another with --s3-port")
+            if exc.errno == errno.EADDRINUSE:
+                raise StartError(f"port {port} on {host} is already in use by another program; choose "
+                                 "another with --port (or stop that program)") from None
+            raise StartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _exit_on_signal(signum, frame) -> None:
@@ -60,7 +50,7 @@ def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | 
         progress: Callable[[str], None]) -> None:
     """Start everything, serve until SIGINT/SIGTERM, stop everything."""
     embedded = s3_endpoint is None
-    check_ports(settings, embedded)
+    check_gateway_port(settings.host, settings.port)  # the S3 server checks its own port
     # SIGTERM before uvicorn installs its own handlers must still unwind the cleanup stack
     signal.signal(signal.SIGTERM, _exit_on_signal)
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +71,11 @@ def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | 
             progress(f"S3 answers at {server.endpoint} ({time.monotonic() - started:.1f} s)")
             s3_endpoint, s3_pid = server.endpoint, server.pid
             relay = BridgeRelay(settings.s3_port)
-            address = relay.start()
+            try:
+                address = relay.start()
+            except OSError as exc:
+                raise StartError(f"cannot relay S3 to containers on the Docker bridge port "
+                                 f"{settings.s3_port}: {exc.strerror or exc}; pick another --s3-port") from None
             if address:
                 cleanup.callback(relay.stop)
                 container_endpoint = f"http://host.docker.internal:{settings.s3_port}"

@@ -98,7 +98,8 @@ def test_filter_log_events_across_streams(logs, unique):
     assert [(e["logStreamName"], e["message"]) for e in found["events"]] == [
         (f"{unique}/algo-1", "ERROR boom"), (f"{unique}/algo-2", "ERROR boom")]
     paged = logs.get_paginator("filter_log_events").paginate(
-        logGroupName=GROUP, logStreamNames=[f"{unique}/algo-1"], filterPattern='"epoch"', PaginationConfig={"PageSize": 2})
+        logGroupName=GROUP, logStreamNames=[f"{unique}/algo-1"], filterPattern='"epoch"',
+        PaginationConfig={"PageSize": 2})
     messages = [e["message"] for page in paged for e in page["events"]]
     assert messages == [f"epoch {i} loss=0.{i}" for i in range(5)]
 

@@ -26,7 +26,8 @@ def test_records_tags_and_logs_survive_restart(tmp_path):
         assert {k: v for k, v in after.items() if k != "ResponseMetadata"} == \
             {k: v for k, v in before.items() if k != "ResponseMetadata"}
         assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
-        assert sm.describe_endpoint_config(EndpointConfigName="kept-cfg")["ProductionVariants"][0]["ModelName"] == "Kept"
+        config = sm.describe_endpoint_config(EndpointConfigName="kept-cfg")
+        assert config["ProductionVariants"][0]["ModelName"] == "Kept"
         events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName="job/algo-1",
                                      startFromHead=True)["events"]
         assert [e["message"] for e in events] == ["hello"]

@@ -43,15 +43,17 @@ def test_runtime_async_and_stream_paths_answer_not_found_too(runtime):
         runtime.invoke_endpoint_with_response_stream(EndpointName="nope", Body=b"{}")
 
 
+_MEMBERS = ["ModelName", "Tags", "MaxResults", "x", "PrimaryContainer", "Containers", "ProductionVariants",
+            "NextToken", "logGroupName", "limit"]
+
+
 def _random_value(rng: random.Random, depth: int = 0):
     kind = rng.randrange(8 if depth < 3 else 5)
     return [lambda: None, lambda: rng.randint(-2**70, 2**70), lambda: rng.random() * 1e308,
             lambda: "".join(chr(rng.randrange(0x20, 0x2FFF)) for _ in range(rng.randrange(80))),
             lambda: rng.choice([True, False, "", "\x00", "../../etc/passwd", "ml.m5.large"]),
             lambda: [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))],
-            lambda: {rng.choice(["ModelName", "Tags", "MaxResults", "x", "PrimaryContainer", "Containers",
-                                 "ProductionVariants", "NextToken", "logGroupName", "limit"]): _random_value(rng, depth + 1)
-                     for _ in range(rng.randrange(5))},
+            lambda: {rng.choice(_MEMBERS): _random_value(rng, depth + 1) for _ in range(rng.randrange(5))},
             lambda: {"Key": _random_value(rng, depth + 1), "Value": _random_value(rng, depth + 1)}][kind]()
 
 
