@@ -30,13 +30,9 @@ class InvocationOps:
 
     def invoke_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         self._endpoint(params["EndpointName"])
-        # Endpoints only exist once hosting serves them; until then every name is unknown.
+        # Endpoints exist only once hosting serves them; until then every name is unknown.
         raise self._not_found(params["EndpointName"])
 
-    def invoke_endpoint_async(self, params: dict[str, Any]) -> dict[str, Any]:
-        self._endpoint(params["EndpointName"])
-        raise self._not_found(params["EndpointName"])
-
-    def invoke_endpoint_with_response_stream(self, params: dict[str, Any]) -> dict[str, Any]:
-        self._endpoint(params["EndpointName"])
-        raise self._not_found(params["EndpointName"])
+    # The async and streaming variants resolve endpoints the same way.
+    invoke_endpoint_async = invoke_endpoint
+    invoke_endpoint_with_response_stream = invoke_endpoint
