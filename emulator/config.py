@@ -9,6 +9,9 @@ Defaults (documented in the README):
   SMLOCAL_ACCOUNT_ID 123456789012
   SMLOCAL_DOCKER_NETWORK         ""  Docker network for job containers (default bridge)
   SMLOCAL_S3_CONTAINER_ENDPOINT  ""  S3 URL containers use with --s3-endpoint (default: the same URL)
+  SMLOCAL_MAX_CONCURRENT_JOBS    4   jobs running at once; the others wait in Starting
+  SMLOCAL_STOP_GRACE_SECONDS   120   SIGTERM -> SIGKILL grace on Stop and MaxRuntime (SageMaker's value)
+  SMLOCAL_INSTANCE_LIMITS       on   off: no CPU/memory limits from the instance type
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class Settings:
     # Docker network job containers join ("" = the default bridge); compose sets its own network
     docker_network: str = field(default_factory=lambda: os.environ.get("SMLOCAL_DOCKER_NETWORK", ""))
     max_body_bytes: int = 16 * 1024 * 1024   # control-plane request bodies (SageMaker's largest are KBs)
+    # jobs running at once (the rest wait in Starting) and SIGTERM->SIGKILL grace (SageMaker: 120 s)
+    max_concurrent_jobs: int = field(default_factory=lambda: int(os.environ.get("SMLOCAL_MAX_CONCURRENT_JOBS", 4)))
+    stop_grace_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("SMLOCAL_STOP_GRACE_SECONDS", 120)))
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.region):

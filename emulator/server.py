@@ -14,15 +14,21 @@ from emulator.api.dispatch import Service
 from emulator.api.gateway import Gateway
 from emulator.api.s3proxy import S3Proxy
 from emulator.config import Settings
+from emulator.docker_engine import DockerEngine
 from emulator.identity.service import IdentityOps
+from emulator.jobs.metrics import MetricStore
+from emulator.jobs.runtime import JobRuntime
+from emulator.jobs.training_runner import JobServices
 from emulator.logs.service import LogsOps
 from emulator.logs.store import LogStore
+from emulator.s3.client import S3Client
 from emulator.sagemaker import families
 from emulator.sagemaker.endpoint_configs import EndpointConfigOps
 from emulator.sagemaker.invocations import InvocationOps
 from emulator.sagemaker.models import ModelOps
 from emulator.sagemaker.records import Context, Records
 from emulator.sagemaker.tags import TagOps
+from emulator.sagemaker.training import TrainingOps
 from emulator.state.db import Database
 from emulator.state.resources import ResourceStore
 
@@ -38,8 +44,14 @@ class Emulator:
     ctx: Context
     logs: LogStore
     services: dict[str, Service]
+    jobs: JobRuntime
+
+    def start(self) -> None:
+        """Background work: recover the jobs a previous run left InProgress."""
+        self.jobs.recover()
 
     def close(self) -> None:
+        self.jobs.shutdown()
         self.db.close()
 
 
@@ -59,9 +71,12 @@ def build(settings: Settings) -> Emulator:
     ctx = Context(settings=settings, store=ResourceStore(db))
     log_store = LogStore(db)
     identity = IdentityOps(settings)
+    jobs = JobRuntime(JobServices(ctx, log_store, MetricStore(db), DockerEngine(),
+                                  S3Client(settings.s3, settings.region) if settings.s3 else None))
+    training = TrainingOps(ctx, launch=jobs.launch_training, request_stop=jobs.stop_training)
     services = {
         "sagemaker": Service.from_providers(
-            "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx)],
+            "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx), training],
             defaults=family_defaults(ctx)),
         "sagemaker-runtime": Service.from_providers("sagemaker-runtime", [InvocationOps(ctx)],
                                                     validation_code="ValidationError"),
@@ -70,7 +85,7 @@ def build(settings: Settings) -> Emulator:
         "sts": Service.from_providers("sts", [identity], validation_code="ValidationError"),
         "iam": Service.from_providers("iam", [identity], validation_code="ValidationError"),
     }
-    return Emulator(settings, db, ctx, log_store, services)
+    return Emulator(settings, db, ctx, log_store, services, jobs)
 
 
 def create(settings: Settings) -> tuple[FastAPI, Emulator]:
@@ -81,9 +96,12 @@ def create(settings: Settings) -> tuple[FastAPI, Emulator]:
                 "account": settings.account_id,
                 "s3": settings.s3.endpoint if settings.s3 else None}
 
+    async def startup() -> None:
+        emulator.start()
+
     async def shutdown() -> None:
         emulator.close()
 
     gateway = Gateway(emulator.services, settings.max_body_bytes,
                       S3Proxy(settings.s3.endpoint) if settings.s3 else None)
-    return create_app(gateway, health, shutdown), emulator
+    return create_app(gateway, health, shutdown, on_startup=startup), emulator

@@ -16,9 +16,12 @@ _METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
 
 
 def create_app(gateway: Gateway, health: Callable[[], dict[str, Any]],
-               on_shutdown: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
+               on_shutdown: Callable[[], Awaitable[None]] | None = None,
+               on_startup: Callable[[], Awaitable[None]] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if on_startup is not None:
+            await on_startup()
         yield
         if gateway.s3 is not None:
             await gateway.s3.close()

@@ -189,5 +189,28 @@ def env(data_dir: DataDir = None) -> None:
         print(line)
 
 
+@app.command("logs")
+def logs_command(
+    job: Annotated[str, typer.Argument(help="Training job name.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Print a job's container output (all hosts), as `fit(logs=True)` shows it."""
+    from emulator.cli.job_logs import follow as follow_job
+
+    directory = _data_dir(data_dir)
+    info = _running(directory)
+    if info is None:
+        err.print(f"smlocal is not running (data dir {directory}); start it with `smlocal up --detach`")
+        raise typer.Exit(1)
+    status_ = follow_job(info, job, lambda line: print(line, flush=True), follow)
+    if status_ is None:
+        err.print(f"[red]no training job named {job}[/red]")
+        raise typer.Exit(1)
+    if follow:
+        err.print(f"{job}: {status_}")
+        raise typer.Exit(0 if status_ == "Completed" else 1)
+
+
 if __name__ == "__main__":
     app()

@@ -100,6 +100,16 @@ class LogStore:
             (group, len(prefix), prefix))
         return [dict(r) for r in rows]
 
+    def last_event(self, group: str, stream: str) -> tuple[int, list[str]] | None:
+        """(timestamp, messages at that timestamp) of a stream's newest events, or None."""
+        rows = self.db.query("SELECT last_event FROM log_streams WHERE grp=? AND name=?", (group, stream))
+        if not rows or rows[0]["last_event"] is None:
+            return None
+        ts = rows[0]["last_event"]
+        messages = self.db.query("SELECT message FROM log_events WHERE grp=? AND stream=? AND ts=? ORDER BY id",
+                                 (group, stream, ts))
+        return ts, [m["message"] for m in messages]
+
     def stream_exists(self, group: str, stream: str) -> bool:
         return bool(self.db.query("SELECT 1 FROM log_streams WHERE grp=? AND name=?", (group, stream)))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import live_gateway
+from support import live_gateway
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/img:1"
 

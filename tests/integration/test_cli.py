@@ -17,7 +17,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import free_port
+from support import free_port
 
 from emulator.cli.instance import pid_alive
 

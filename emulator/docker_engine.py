@@ -1,0 +1,277 @@
+"""The emulator's only way to Docker: a thin layer over the docker SDK.
+
+Every container and network smlocal creates carries the label ``org.smlocal.managed=true`` plus
+labels naming the job, so cleanup and restart recovery find them by label alone. Docker errors
+become ``DockerError`` with a message a user can act on (they end up in FailureReasons).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import Mount
+
+log = logging.getLogger(__name__)
+
+MANAGED = "org.smlocal.managed"
+
+
+class DockerError(Exception):
+    """A Docker operation failed; ``str()`` says what to do about it."""
+
+
+@dataclass
+class ContainerSpec:
+    """Everything needed to run one container; built by pure code, inspectable in tests."""
+
+    name: str
+    image: str
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    hostname: str | None = None
+    network: str | None = None            # a network name, or "none"
+    aliases: list[str] = field(default_factory=list)
+    binds: list[tuple[str, str, bool]] = field(default_factory=list)   # (host path, container path, read-only)
+    labels: dict[str, str] = field(default_factory=dict)
+    nano_cpus: int | None = None
+    mem_limit: int | None = None
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, tuple[str, int | None]] = field(default_factory=dict)  # "8080/tcp" -> (host ip, port)
+    working_dir: str | None = None
+
+
+@dataclass
+class ContainerState:
+    id: str
+    name: str
+    status: str                # created, running, exited, ...
+    exit_code: int | None
+    oom_killed: bool
+    labels: dict[str, str]
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, docker.errors.APIError):
+        return exc.explanation or str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class DockerEngine:
+    def __init__(self) -> None:
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._client = docker.from_env(timeout=120)
+                    self._client.ping()
+                except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                    self._client = None
+                    raise DockerError(
+                        f"cannot reach the Docker engine ({_describe(exc)}); start it (scripts/docker-engine.sh "
+                        "on Debian) and check DOCKER_HOST") from None
+            return self._client
+
+    def available(self) -> bool:
+        try:
+            _ = self.client
+            return True
+        except DockerError:
+            return False
+
+    # --- images ------------------------------------------------------------------------------------
+    def image_exists(self, image: str) -> bool:
+        try:
+            self.client.images.get(image)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise DockerError(f"cannot inspect image {image}: {_describe(exc)}") from None
+
+    # --- networks ----------------------------------------------------------------------------------
+    def create_network(self, name: str, labels: dict[str, str], internal: bool = False) -> None:
+        try:
+            for existing in self.client.networks.list(names=[name]):
+                if existing.name == name:
+                    return
+            self.client.networks.create(name, driver="bridge", internal=internal,
+                                        labels={MANAGED: "true", **labels})
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise DockerError(f"cannot create Docker network {name}: {_describe(exc)}") from None
+
+    def remove_network(self, name: str) -> None:
+        try:
+            for network in self.client.networks.list(names=[name]):
+                if network.name == name:
+                    network.remove()
+        except docker.errors.NotFound:
+            pass
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            log.warning("could not remove network %s: %s", name, _describe(exc))
+
+    # --- containers --------------------------------------------------------------------------------
+    def start(self, spec: ContainerSpec) -> str:
+        """Create and start a container; returns its id."""
+        container_id = self.create(spec)
+        self.start_created(container_id, spec)
+        return container_id
+
+    def start_created(self, container_id: str, spec: ContainerSpec) -> None:
+        try:
+            self.client.api.start(container_id)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            self.remove(container_id)
+            raise DockerError(f"cannot start container {spec.name} from {spec.image}: {_describe(exc)}") from None
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container; returns its id."""
+        kwargs: dict = {
+            "image": spec.image, "command": spec.command, "entrypoint": spec.entrypoint,
+            "environment": spec.environment, "hostname": spec.hostname, "name": spec.name,
+            "labels": {MANAGED: "true", **spec.labels}, "detach": True,
+            "mounts": [Mount(target, source, type="bind", read_only=ro) for source, target, ro in spec.binds],
+            "extra_hosts": spec.extra_hosts or None, "working_dir": spec.working_dir,
+        }
+        if spec.nano_cpus:
+            kwargs["nano_cpus"] = spec.nano_cpus
+        if spec.mem_limit:
+            kwargs["mem_limit"] = spec.mem_limit
+            kwargs["memswap_limit"] = spec.mem_limit   # no swap: memory blow-ups behave like on the instance
+        if spec.ports:
+            kwargs["ports"] = {port: binding for port, binding in spec.ports.items()}
+        if spec.network == "none":
+            kwargs["network_mode"] = "none"
+        elif spec.network:
+            kwargs["network"] = spec.network
+            if spec.aliases:
+                kwargs["networking_config"] = {
+                    spec.network: self.client.api.create_endpoint_config(aliases=spec.aliases)}
+        try:
+            return self.client.containers.create(**kwargs).id
+        except docker.errors.ImageNotFound:
+            raise DockerError(f"image {spec.image} is not present in the local Docker engine") from None
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise DockerError(f"cannot create container {spec.name} from {spec.image}: {_describe(exc)}") from None
+
+    def state(self, container_id: str) -> ContainerState | None:
+        try:
+            container = self.client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return None
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise DockerError(f"cannot inspect container {container_id[:12]}: {_describe(exc)}") from None
+        state = container.attrs.get("State", {})
+        running = state.get("Status") in ("running", "created", "restarting")
+        return ContainerState(container.id, container.name, state.get("Status", "unknown"),
+                              None if running else state.get("ExitCode"), bool(state.get("OOMKilled")),
+                              container.labels)
+
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        """Block until the container exits (or ``timeout`` passes: TimeoutError); returns its exit code."""
+        try:
+            result = self.client.api.wait(container_id, timeout=timeout)
+        except requests.exceptions.ReadTimeout:
+            raise TimeoutError(container_id) from None
+        except requests.exceptions.ConnectionError as exc:
+            if "timed out" in str(exc).lower():
+                raise TimeoutError(container_id) from None
+            raise DockerError(f"lost the Docker engine while waiting for {container_id[:12]}: {exc}") from None
+        except docker.errors.NotFound:
+            raise DockerError(f"container {container_id[:12]} disappeared") from None
+        return int(result.get("StatusCode", -1))
+
+    def logs(self, container_id: str, since: float | None = None) -> Iterator[tuple[int, str]]:
+        """Follow a container's stdout+stderr: (epoch milliseconds, line) until it exits."""
+        try:
+            stream = self.client.api.logs(container_id, stream=True, follow=True, timestamps=True,
+                                          since=since if since else None)
+            pending = b""
+            for chunk in stream:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for raw in lines:
+                    yield _timestamped(raw)
+            if pending:
+                yield _timestamped(pending)
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            log.warning("log stream of %s ended: %s", container_id[:12], _describe(exc))
+
+    def stop(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM, then SIGKILL after ``grace_seconds`` (``docker stop -t``)."""
+        try:
+            self.client.api.stop(container_id, timeout=max(0, int(grace_seconds)))
+        except docker.errors.NotFound:
+            pass
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            log.warning("could not stop %s: %s", container_id[:12], _describe(exc))
+
+    def remove(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            log.warning("could not remove %s: %s", container_id[:12], _describe(exc))
+
+    def find(self, labels: dict[str, str]) -> list[ContainerState]:
+        """Containers (running or not) carrying all ``labels``."""
+        filters = {"label": [MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()]}
+        try:
+            found = self.client.containers.list(all=True, filters=filters)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise DockerError(f"cannot list containers: {_describe(exc)}") from None
+        states = []
+        for container in found:
+            state = self.state(container.id)
+            if state is not None:
+                states.append(state)
+        return states
+
+    def remove_tree(self, path: Path, image: str) -> None:
+        """Delete a job's work directory, even when containers left root-owned files in it."""
+        if not path.exists():
+            return
+        try:
+            shutil.rmtree(path)
+            return
+        except PermissionError:
+            pass
+        # only a container can delete what a container's root created (when we are not root)
+        try:
+            self.client.containers.run(
+                image, entrypoint=["/bin/sh", "-c", f"chown -R {os.getuid()}:{os.getgid()} /work"],
+                mounts=[Mount("/work", str(path), type="bind")], remove=True, network_mode="none",
+                labels={MANAGED: "true"})
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            log.warning("could not reclaim %s from root-owned files: %s", path, _describe(exc))
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _timestamped(raw: bytes) -> tuple[int, str]:
+    """Docker prefixes each line with an RFC 3339 timestamp in nanoseconds."""
+    text = raw.decode("utf-8", "replace").rstrip("\r")
+    stamp, _, message = text.partition(" ")
+    try:
+        # 2026-11-26T10:00:00.123456789Z -> keep microseconds for fromisoformat
+        head, _, frac = stamp.rstrip("Z").partition(".")
+        when = dt.datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00")
+        return int(when.timestamp() * 1000), message
+    except ValueError:
+        return int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000), text

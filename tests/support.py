@@ -1,0 +1,74 @@
+"""Test helpers shared by every ring (imported by the conftest files and tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import uvicorn
+from botocore.config import Config
+
+from emulator.config import S3Settings, Settings
+from emulator.server import create
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def docker_available() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class LiveGateway:
+    """The real FastAPI app served by uvicorn in a thread, as `smlocal up` serves it."""
+
+    def __init__(self, data_dir: Path, s3: S3Settings | None = None, **overrides) -> None:
+        self.port = free_port()
+        self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=self.port,
+                                 region=REGION, account_id=ACCOUNT, s3=s3, **overrides)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app, self.emulator = create(self.settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveGateway:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("gateway did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+    def client(self, service: str, **kwargs):
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=REGION,
+            aws_access_key_id="test", aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}, **kwargs))
+
+
+@contextlib.contextmanager
+def live_gateway(data_dir: Path, **kwargs) -> Iterator[LiveGateway]:
+    with LiveGateway(data_dir, **kwargs) as gateway:
+        yield gateway
