@@ -16,7 +16,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -34,6 +33,9 @@ from emulator.jobs import staging  # noqa: E402
 from emulator.s3.client import S3Client  # noqa: E402
 from emulator.s3.embedded import EmbeddedS3  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port  # noqa: E402
+
 ACCESS, SECRET = "AKIASMLOCALBENCH0001", "smlocal-bench-secret-0123456789"
 BUCKET = "bench"
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6, "mib": 1024**2,
@@ -45,12 +47,6 @@ def parse_size(text: str) -> int:
     if not match or match.group(2).lower() not in _UNITS:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1MiB or 64MiB")
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def best_of(repeat: int, runs: dict[str, Callable[[], None]]) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import botocore.exceptions
@@ -141,9 +142,61 @@ def _domain_duplicate(c, family, name):
     return (err.code, err.status, err.message), {"<arn>": arn(family.kind, name)}
 
 
+def _training(name: str, **overrides) -> dict:
+    request = {"TrainingJobName": name, "RoleArn": "arn:aws:iam::123456789012:role/R",
+               "AlgorithmSpecification": {"TrainingImage": "smlocal-test/no-such-image:1", "TrainingInputMode": "File"},
+               "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
+               "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}}
+    request.update(overrides)
+    return request
+
+
 @case("SM12")
 def _(c, name):
-    return _domain_duplicate(c, families.TRAINING_JOB, name)
+    c.sm.create_training_job(**_training(name))
+    return client_error(c.sm.create_training_job, **_training(name.upper())), \
+        {"<arn>": arn("training-job", name)}
+
+
+@case("TR01")
+def _(c, name):
+    return client_error(c.sm.stop_training_job, TrainingJobName=name), {}
+
+
+@case("TR02")
+def _(c, name):
+    c.sm.create_training_job(**_training(name))  # fails at once: the image does not exist
+    deadline = time.monotonic() + 60
+    while c.sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] != "Failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return client_error(c.sm.stop_training_job, TrainingJobName=name), {}
+
+
+@case("TR03")
+def _(c, name):
+    return client_error(c.sm.create_training_job, **_training(name, AlgorithmSpecification={
+        "TrainingImage": "img", "TrainingInputMode": "Pipe"})), {}
+
+
+@case("TR04")
+def _(c, name):
+    return client_error(c.sm.create_training_job, **_training(name, AlgorithmSpecification={
+        "AlgorithmName": "my-algorithm", "TrainingInputMode": "File"})), {}
+
+
+@case("TR05")
+def _(c, name):
+    return client_error(c.sm.create_training_job, **_training(name, ResourceConfig={
+        "InstanceType": "ml.m5.large", "InstanceCount": 17, "VolumeSizeInGB": 1})), {}
+
+
+@case("TR06")
+def _(c, name):
+    efs = {"ChannelName": "train", "DataSource": {"FileSystemDataSource": {
+        "FileSystemId": "fs-12345678", "FileSystemAccessMode": "ro", "FileSystemType": "EFS",
+        "DirectoryPath": "/data"}}}
+    return client_error(c.sm.create_training_job, **_training(name, InputDataConfig=[efs])), {"<name>": "train"}
 
 
 @case("SM13")

@@ -1,0 +1,59 @@
+"""Image resolution, instance limits and metric extraction (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator import images, instances
+from emulator.jobs.metrics import MetricExtractor
+
+ECR = "683313688378.dkr.ecr.us-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize("uri, local", [
+    (f"{ECR}/sagemaker-scikit-learn:1.2-1-cpu-py3", "smlocal/sklearn:1.2-1"),
+    (f"{ECR}/sagemaker-xgboost:1.7-1", "smlocal/xgboost:1.7-1"),
+    ("763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-training:1.13.1-cpu-py39", "smlocal/pytorch:1.13"),
+    ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:1.13.1-cpu-py39", "smlocal/pytorch:1.13"),
+])
+def test_aws_framework_images_map_to_local_tags(uri, local):
+    resolution = images.resolve(uri)
+    assert resolution.candidates == (uri, local)  # a locally tagged ECR URI wins
+
+
+@pytest.mark.parametrize("name", ["my-image:latest", "localhost:5000/x:1", f"{ECR}/my-own-repo:3"])
+def test_other_images_are_used_as_named(name):
+    assert images.resolve(name).candidates == (name,)
+
+
+def test_missing_reason_says_how_to_get_the_image():
+    reason = images.resolve(f"{ECR}/sagemaker-xgboost:1.7-1").missing_reason("training")
+    assert reason.startswith(f"The training image {ECR}/sagemaker-xgboost:1.7-1 is not available")
+    assert "docker tag" in reason and "smlocal/xgboost:1.7-1" in reason
+
+
+@pytest.mark.parametrize("instance, vcpus, gib", [
+    ("ml.m5.large", 2, 8), ("ml.m5.4xlarge", 16, 64), ("ml.c5.xlarge", 4, 8), ("ml.r5.large", 2, 16),
+    ("ml.t3.medium", 2, 4), ("ml.p3.2xlarge", 8, 61), ("ml.g4dn.xlarge", 4, 16),
+])
+def test_instance_shapes(instance, vcpus, gib):
+    assert instances.shape(instance) == instances.Shape(vcpus, gib)
+
+
+def test_limits_cap_cpus_at_the_host_and_can_be_turned_off(monkeypatch):
+    assert instances.container_limits("ml.m5.4xlarge", host_cpus=2) == (2_000_000_000, 64 * instances.GIB)
+    assert instances.container_limits("ml.unknown.large") == (None, None)
+    monkeypatch.setenv("SMLOCAL_INSTANCE_LIMITS", "off")
+    assert instances.container_limits("ml.m5.large") == (None, None)
+
+
+def test_metrics_see_tabs_as_cloudwatch_does_and_keep_the_last_value():
+    builtin = r".*\[[0-9]+\].*#011train-rmse:([-+]?[0-9]*\.?[0-9]+)"  # XGBoost's default definition
+    extractor = MetricExtractor([{"Name": "train:rmse", "Regex": builtin},
+                                 {"Name": "whole", "Regex": "acc=[0-9.]+"},
+                                 {"Name": "broken", "Regex": "(unclosed"}])
+    assert extractor.scan(1000, "[0]\ttrain-rmse:0.52\tvalidation-rmse:0.61") == [("train:rmse", 0.52)]
+    extractor.scan(2000, "[1]\ttrain-rmse:0.40")
+    extractor.scan(3000, "no metric here")
+    assert extractor.final_metric_data() == [{"MetricName": "train:rmse", "Value": 0.4, "Timestamp": 2.0}]
+    assert extractor.scan(4000, "acc=nan") == []

@@ -1,0 +1,110 @@
+"""The training container contract as pure data: config files, command, environment, mounts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from emulator.jobs import training_contract as contract
+from emulator.jobs import training_status as status
+
+JOB = {
+    "TrainingJobName": "job-1", "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/job-1",
+    "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+    "HyperParameters": {"epochs": "10", "sagemaker_program": '"train.py"'},
+    "InputDataConfig": [
+        {"ChannelName": "train", "ContentType": "text/csv",
+         "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/t",
+                                         "S3DataDistributionType": "ShardedByS3Key"}}},
+        {"ChannelName": "validation", "InputMode": "FastFile", "RecordWrapperType": "RecordIO",
+         "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/v"}}},
+    ],
+    "ResourceConfig": {"InstanceType": "ml.c5.xlarge", "InstanceCount": 3},
+    "Environment": {"USER_VAR": "1", "TRAINING_JOB_NAME": "spoofed"},
+}
+PLATFORM = contract.PlatformEnv("eu-west-1", "http://host.docker.internal:4598", "AK", "SK")
+
+
+def test_resource_config_shape():
+    assert contract.resource_config(JOB, "algo-2") == {
+        "current_host": "algo-2", "current_instance_type": "ml.c5.xlarge", "current_group_name": "homogeneousCluster",
+        "hosts": ["algo-1", "algo-2", "algo-3"], "network_interface_name": "eth0",
+        "instance_groups": [{"instance_group_name": "homogeneousCluster", "instance_type": "ml.c5.xlarge",
+                             "hosts": ["algo-1", "algo-2", "algo-3"]}]}
+
+
+def test_hosts_sort_lexicographically_like_sagemaker():
+    job = {**JOB, "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 11}}
+    assert contract.resource_config(job, "algo-1")["hosts"][:3] == ["algo-1", "algo-10", "algo-11"]
+
+
+def test_input_data_config_always_has_the_three_keys():
+    assert contract.input_data_config(JOB) == {
+        "train": {"ContentType": "text/csv", "TrainingInputMode": "File", "S3DistributionType": "ShardedByS3Key",
+                  "RecordWrapperType": "None"},
+        "validation": {"TrainingInputMode": "FastFile", "S3DistributionType": "FullyReplicated",
+                       "RecordWrapperType": "RecordIO"}}
+
+
+def test_config_files_hold_hyperparameters_verbatim_and_checkpoints_only_when_asked():
+    files = contract.config_files(JOB, "algo-1")
+    assert sorted(files) == ["hyperparameters.json", "inputdataconfig.json", "resourceconfig.json"]
+    assert json.loads(files["hyperparameters.json"]) == {"epochs": "10", "sagemaker_program": '"train.py"'}
+    with_checkpoints = contract.config_files({**JOB, "CheckpointConfig": {"S3Uri": "s3://b/c"}}, "algo-1")
+    assert json.loads(with_checkpoints["checkpointconfig.json"]) == {"S3Uri": "s3://b/c",
+                                                                     "LocalPath": "/opt/ml/checkpoints"}
+
+
+def test_command_follows_dockers_override_rules():
+    def spec(**extra):
+        return {**JOB, "AlgorithmSpecification": {**JOB["AlgorithmSpecification"], **extra}}
+    assert contract.command(JOB) == (None, ["train"])
+    assert contract.command(spec(ContainerEntrypoint=["python3", "x.py"])) == (["python3", "x.py"], None)
+    assert contract.command(spec(ContainerArguments=["--a", "1"])) == (None, ["--a", "1"])
+    assert contract.command(spec(ContainerEntrypoint=["sh"], ContainerArguments=["-c", "x"])) == (["sh"], ["-c", "x"])
+
+
+def test_environment_is_platform_only_and_job_identity_cannot_be_spoofed():
+    env = contract.environment(JOB, PLATFORM)
+    assert env["TRAINING_JOB_NAME"] == "job-1" and env["TRAINING_JOB_ARN"] == JOB["TrainingJobArn"]
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["S3_ENDPOINT_URL"] == env["AWS_ENDPOINT_URL_S3"] == "http://host.docker.internal:4598"
+    assert env["USER_VAR"] == "1"
+    assert not [key for key in env if key.startswith("SM_")]
+
+
+def test_container_spec_mounts_and_isolation(tmp_path: Path):
+    layout = contract.HostLayout(tmp_path / "algo-1")
+    channels = {"train": (tmp_path / "c" / "train", False), "validation": (tmp_path / "c" / "v", True)}
+    spec = contract.container_spec(JOB, "algo-1", "img:1", layout, channels, PLATFORM, (2_000_000_000, 8 << 30))
+    assert spec.command == ["train"] and spec.entrypoint is None
+    assert spec.hostname == "algo-1" and spec.aliases == ["algo-1"] and spec.network == "smlocal-train-job-1"
+    targets = {target: (source, ro) for source, target, ro in spec.binds}
+    assert targets["/opt/ml/input"] == (str(layout.input), False)
+    assert targets["/opt/ml/input/data/validation"] == (str(tmp_path / "c" / "v"), True)
+    assert "/opt/ml/code" not in targets  # image content in /opt/ml/code stays visible
+    assert spec.labels == {"org.smlocal.kind": "training-job", "org.smlocal.job": "job-1", "org.smlocal.host": "algo-1"}
+    assert spec.extra_hosts == {"host.docker.internal": "host-gateway"}
+    isolated = contract.container_spec({**JOB, "EnableNetworkIsolation": True}, "algo-1", "img", layout, {},
+                                       PLATFORM, (None, None))
+    assert isolated.extra_hosts == {}
+
+
+def test_status_transitions_close_the_previous_one_and_update_messages():
+    record: dict = {"TrainingJobStatus": "InProgress"}
+    status.transition(record, "Starting", 1.0)
+    status.transition(record, "Downloading", 2.0)
+    status.transition(record, "Downloading", 2.5, "Downloading input data: 1 MB of 2 MB")
+    status.finish(record, "Completed", "Completed", 10.0)
+    assert record["SecondaryStatusTransitions"] == [
+        {"Status": "Starting", "StartTime": 1.0, "EndTime": 2.0, "StatusMessage": "Launching requested ML instances"},
+        {"Status": "Downloading", "StartTime": 2.0, "EndTime": 10.0,
+         "StatusMessage": "Downloading input data: 1 MB of 2 MB"},
+        {"Status": "Completed", "StartTime": 10.0, "EndTime": 10.0, "StatusMessage": "Training job completed"}]
+    assert record["TrainingJobStatus"] == "Completed" and record["TrainingEndTime"] == 10.0
+
+
+def test_failure_reason_is_cut_at_1024_characters():
+    record: dict = {"TrainingStartTime": 0.0}
+    status.finish(record, "Failed", "Failed", 5.0, "AlgorithmError: " + "x" * 2000)
+    assert len(record["FailureReason"]) == 1024 and record["TrainingTimeInSeconds"] == 5
