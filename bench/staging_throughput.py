@@ -29,7 +29,7 @@ from botocore.config import Config
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulator.config import S3Settings  # noqa: E402
-from emulator.jobs import staging  # noqa: E402
+from emulator.jobs import staging, uploads  # noqa: E402
 from emulator.s3.client import S3Client  # noqa: E402
 from emulator.s3.embedded import EmbeddedS3  # noqa: E402
 
@@ -102,15 +102,15 @@ def tarball_case(s3: S3Client, scratch: Path, total: int, repeat: int) -> None:
     (src / "weights.bin").write_bytes(os.urandom(half))                      # incompressible
     text = b"".join(b"%d,%f,label-%d\n" % (i, i / 7, i % 13) for i in range(200_000))
     (src / "table.csv").write_bytes((text * (half // len(text) + 1))[:half])  # compressible
-    members = staging._tar_members([src])
+    members = uploads._tar_members([src])
 
     def pipe() -> None:
-        staging.upload_tarball(s3, [src], f"s3://{BUCKET}/tar/pipe.tar.gz")
+        uploads.upload_tarball(s3, [src], f"s3://{BUCKET}/tar/pipe.tar.gz")
 
     def tempfile_then_upload() -> None:
         tmp = scratch / "model.tar.gz.tmp"
         with open(tmp, "wb") as out:
-            staging._write_tarball(members, out)
+            uploads._write_tarball(members, out)
         s3.raw.fput_object(BUCKET, "tar/file.tar.gz", str(tmp), part_size=staging.PART_SIZE)
         tmp.unlink()
 

@@ -22,15 +22,8 @@ from emulator.jobs import training_status as status
 from emulator.jobs.log_pump import LogPump
 from emulator.jobs.metrics import MetricExtractor, MetricStore
 from emulator.jobs.scheduler import JobControl
-from emulator.jobs.staging import (
-    StagingError,
-    download,
-    download_prefix,
-    list_objects,
-    shard,
-    upload_tarball,
-    upload_tree,
-)
+from emulator.jobs.staging import StagingError, download, download_prefix, list_objects, shard
+from emulator.jobs.uploads import upload_tarball, upload_tree
 from emulator.logs.store import LogStore
 from emulator.s3.client import S3Client, S3Error
 from emulator.sagemaker.families import TRAINING_JOB
@@ -189,6 +182,8 @@ class TrainingRun:
         last = [0.0]
 
         def progress(objects_done: int, _objects: int, bytes_done: int, _bytes: int, base=done) -> None:
+            if self.control.stop.is_set():
+                raise _Stopped  # staging threads finish their current object and give up
             now = time.monotonic()
             if now - last[0] < 0.5 and bytes_done < _bytes:
                 return

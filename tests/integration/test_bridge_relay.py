@@ -15,6 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from support import free_port
 
 from emulator.s3.bridge import BridgeRelay, docker_bridge_gateway
 from emulator.s3.embedded import EmbeddedS3
@@ -22,12 +23,6 @@ from emulator.s3.embedded import EmbeddedS3
 ACCESS = "AKIASMLOCALRELAY0001"
 SECRET = "smlocal-relay-secret-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Echo(socketserver.BaseRequestHandler):

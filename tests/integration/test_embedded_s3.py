@@ -20,17 +20,12 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from minio import Minio
+from support import free_port
 
 from emulator.s3.embedded import EmbeddedS3, S3StartError, port_conflict, stop_pid
 
 ACCESS = "AKIASMLOCALTEST00001"
 SECRET = "smlocal-test-secret-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def s3_client(endpoint: str, key: str | None = ACCESS, secret: str | None = SECRET, **config):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import tarfile
 from collections import namedtuple
 from collections.abc import Iterator
@@ -16,29 +15,23 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from minio.datatypes import Object
+from support import free_port
 
 from emulator.config import S3Settings
-from emulator.jobs import staging
+from emulator.jobs import staging, uploads
 from emulator.jobs.staging import (
     StagingError,
     download,
     download_prefix,
     list_objects,
     shard,
-    upload_tarball,
-    upload_tree,
 )
+from emulator.jobs.uploads import upload_tarball, upload_tree
 from emulator.s3.client import S3Client
 from emulator.s3.embedded import EmbeddedS3
 
 ACCESS = "AKIASMLOCALSTAGING01"
 SECRET = "smlocal-staging-secret-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +231,7 @@ def test_failed_packing_uploads_nothing(client: S3Client, boto, bucket: str, tmp
         out.write(os.urandom(40 * 1024 * 1024))             # multipart upload under way
         raise StagingError("cannot pack /opt/ml/model/w: Permission denied")
 
-    monkeypatch.setattr(staging, "_write_tarball", broken)
+    monkeypatch.setattr(uploads, "_write_tarball", broken)
     with pytest.raises(StagingError, match="cannot pack /opt/ml/model/w: Permission denied"):
         upload_tarball(client, [tmp_path], f"s3://{bucket}/model.tar.gz")
     with pytest.raises(ClientError):

@@ -80,6 +80,22 @@ def log_lines(gateway, name: str) -> dict[str, list[str]]:
     return out
 
 
+@pytest.fixture(scope="module", autouse=True)
+def nothing_is_left_behind(jobs_gateway):
+    """After every job of this module: no containers, networks or work directories remain."""
+    yield
+    import docker
+
+    client = docker.from_env()
+    deadline = time.monotonic() + 10
+    while client.containers.list(all=True, filters={"label": "org.smlocal.kind=training-job"}):
+        assert time.monotonic() < deadline, "training containers left behind"
+        time.sleep(0.2)
+    assert client.networks.list(filters={"label": "org.smlocal.kind=training-job"}) == []
+    workspace = jobs_gateway.settings.data_dir / "jobs" / "training"
+    assert not workspace.exists() or list(workspace.iterdir()) == []
+
+
 @pytest.fixture
 def sm(jobs_gateway):
     return jobs_gateway.client("sagemaker")
@@ -325,13 +341,12 @@ def test_jobs_beyond_the_concurrency_limit_wait_in_starting(tmp_path, s3_server,
         assert second["TrainingStartTime"] >= first["TrainingEndTime"]
 
 
-def test_nothing_is_left_behind(jobs_gateway):
-    """Runs last in this module: every job above cleaned up its containers, networks and files."""
-    import docker
-
-    client = docker.from_env()
-    time.sleep(0.5)
-    assert client.containers.list(all=True, filters={"label": "org.smlocal.kind=training-job"}) == []
-    assert client.networks.list(filters={"label": "org.smlocal.kind=training-job"}) == []
-    workspace = jobs_gateway.settings.data_dir / "jobs" / "training"
-    assert not workspace.exists() or list(workspace.iterdir()) == []
+def test_stop_before_the_container_starts_ends_stopped_without_training(sm, s3, bucket, train_image, unique):
+    for i in range(40):
+        s3.put_object(Bucket=bucket, Key=f"{unique}/data/part-{i}", Body=b"x" * 65536)
+    sm.create_training_job(**request(unique, train_image, bucket,
+                                     InputDataConfig=[channel("train", f"s3://{bucket}/{unique}/data/")]))
+    sm.stop_training_job(TrainingJobName=unique)
+    job = wait(sm, unique)
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert "Training" not in [t["Status"] for t in job["SecondaryStatusTransitions"]]
