@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from emulator.config import Settings
+from emulator.procs import pid_alive
 
 
 @dataclass
@@ -56,22 +57,6 @@ class RuntimeInfo:
 
     def s3_alive(self, timeout: float = 2) -> bool:
         return http_answers(self.s3_endpoint, timeout)
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not alive
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
 
 
 def http_answers(url: str, timeout: float = 2) -> bool:

@@ -14,8 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emulator.cli.instance import RuntimeInfo, env_lines, pid_alive, wait_until
+from emulator.cli.instance import RuntimeInfo, env_lines, wait_until
 from emulator.config import DEFAULT_PORT, DEFAULT_S3_PORT, Settings, default_data_dir
+from emulator.procs import pid_alive
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="smlocal: a local Amazon SageMaker emulator.")
@@ -33,6 +34,14 @@ def _data_dir(value: Path | None) -> Path:
 def _running(data_dir: Path) -> RuntimeInfo | None:
     info = RuntimeInfo.load(data_dir / "runtime.json")
     return info if info is not None and pid_alive(info.pid) else None
+
+
+def _require_running(data_dir: Path) -> RuntimeInfo:
+    info = _running(data_dir)
+    if info is None:
+        err.print(f"smlocal is not running (data dir {data_dir}); start it with `smlocal up --detach`")
+        raise typer.Exit(1)
+    return info
 
 
 @app.command()
@@ -180,12 +189,7 @@ def status(data_dir: DataDir = None) -> None:
 @app.command()
 def env(data_dir: DataDir = None) -> None:
     """Print `export` lines: eval "$(smlocal env)" points AWS SDKs and the CLI at smlocal."""
-    directory = _data_dir(data_dir)
-    info = _running(directory)
-    if info is None:
-        err.print(f"smlocal is not running (data dir {directory}); start it with `smlocal up --detach`")
-        raise typer.Exit(1)
-    for line in env_lines(info):
+    for line in env_lines(_require_running(_data_dir(data_dir))):
         print(line)
 
 
@@ -198,11 +202,7 @@ def logs_command(
     """Print a job's container output (all hosts), as `fit(logs=True)` shows it."""
     from emulator.cli.job_logs import follow as follow_job
 
-    directory = _data_dir(data_dir)
-    info = _running(directory)
-    if info is None:
-        err.print(f"smlocal is not running (data dir {directory}); start it with `smlocal up --detach`")
-        raise typer.Exit(1)
+    info = _require_running(_data_dir(data_dir))
     status_ = follow_job(info, job, lambda line: print(line, flush=True), follow)
     if status_ is None:
         err.print(f"[red]no training job named {job}[/red]")

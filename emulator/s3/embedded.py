@@ -63,6 +63,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator.procs import pid_alive
+
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
@@ -442,19 +444,6 @@ def _signal_group(pid: int, sig: int) -> None:
             pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:                                  # a zombie (exited, not yet reaped by its parent) is gone
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _weed_cmdline(pid: int) -> list[str] | None:
     """The process's argv if it is a weed process, None if not; [] when /proc is unavailable."""
     try:
@@ -469,7 +458,7 @@ def weed_serving(weed_dir: Path) -> int | None:
     wanted = f"-dir={weed_dir}"
     for entry in Path("/proc").glob("[0-9]*"):
         argv = _weed_cmdline(int(entry.name))
-        if argv and wanted in argv and _alive(int(entry.name)):
+        if argv and wanted in argv and pid_alive(int(entry.name)):
             return int(entry.name)
     return None
 
@@ -479,7 +468,7 @@ def stop_pid(pid: int, timeout: float = 15) -> bool:
 
     Does nothing when the pid is gone or now belongs to something that is not weed.
     """
-    if pid <= 0 or not _alive(pid):
+    if pid <= 0 or not pid_alive(pid):
         return False
     argv = _weed_cmdline(pid)
     if argv is None:
@@ -490,6 +479,6 @@ def stop_pid(pid: int, timeout: float = 15) -> bool:
         log_file: Path | None = Path(os.readlink(f"/proc/{pid}/fd/1"))
     except OSError:
         log_file = None
-    _stop_process(pid, lambda: _alive(pid), timeout, log_file if log_file and log_file.is_file() else None)
+    _stop_process(pid, lambda: pid_alive(pid), timeout, log_file if log_file and log_file.is_file() else None)
     _remove_stale_sockets(ports)
     return True

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from support import free_port
 
-from emulator.cli.instance import pid_alive
+from emulator.procs import pid_alive
 
 BIN = Path(sys.executable).parent
 

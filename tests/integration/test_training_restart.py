@@ -17,7 +17,7 @@ import pytest
 from support import free_port
 from test_cli import exported, smlocal
 
-from emulator.cli.instance import pid_alive
+from emulator.procs import pid_alive
 
 pytestmark = pytest.mark.docker
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
