@@ -1,0 +1,61 @@
+"""The Docker layer's own guarantees: cleanup that root-owned files cannot break, labels, errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import docker
+import pytest
+from docker.types import Mount
+
+from emulator import docker_engine
+from emulator.docker_engine import ContainerSpec, DockerEngine, DockerError
+
+pytestmark = pytest.mark.docker
+
+
+def test_remove_tree_reclaims_files_a_container_left(tmp_path, base_image, monkeypatch):
+    work = tmp_path / "workspace"
+    (work / "sub").mkdir(parents=True)
+    docker.from_env().containers.run(
+        base_image, ["sh", "-c", "touch /w/sub/f && chown -R 4242:4242 /w/sub && chmod 700 /w/sub"],
+        mounts=[Mount("/w", str(work), type="bind")], remove=True)
+    assert (work / "sub").stat().st_uid == 4242
+    real_rmtree, calls = shutil.rmtree, []
+
+    def rmtree(path, *args, **kwargs):
+        calls.append((work / "sub").stat().st_uid if (work / "sub").exists() else None)
+        if len(calls) == 1:  # what a non-root emulator meets: the container's files are not ours
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(docker_engine.shutil, "rmtree", rmtree)
+    DockerEngine().remove_tree(work, base_image)
+    assert calls == [4242, os.getuid()], "a container must hand the files back before deleting"
+    assert not work.exists()
+    assert not docker.from_env().containers.list(all=True, filters={"label": "org.smlocal.managed=true",
+                                                                    "ancestor": base_image})
+
+
+def test_errors_name_the_image_and_what_to_do(base_image):
+    engine = DockerEngine()
+    with pytest.raises(DockerError, match="image smlocal-test/absent:1 is not present in the local Docker engine"):
+        engine.start(ContainerSpec(name="smlocal-test-absent", image="smlocal-test/absent:1"))
+    assert engine.image_exists(base_image) and not engine.image_exists("smlocal-test/absent:1")
+
+
+def test_logs_carry_docker_timestamps_and_find_uses_labels(base_image):
+    engine = DockerEngine()
+    spec = ContainerSpec(name="smlocal-test-logs", image=base_image, command=["sh", "-c", "echo one; echo two >&2"],
+                         labels={"org.smlocal.job": "engine-test"})
+    container = engine.start(spec)
+    try:
+        assert engine.wait(container, timeout=60) == 0
+        lines = list(engine.logs(container))
+        assert [text for _, text in lines] == ["one", "two"]
+        assert all(stamp > 1_700_000_000_000 for stamp, _ in lines)
+        assert [c.id for c in engine.find({"org.smlocal.job": "engine-test"})] == [container]
+    finally:
+        engine.remove(container)
+    assert engine.find({"org.smlocal.job": "engine-test"}) == []
