@@ -42,6 +42,7 @@ class ContainerSpec:
     hostname: str | None = None
     network: str | None = None            # a network name, or "none"
     aliases: list[str] = field(default_factory=list)
+    extra_networks: list[str] = field(default_factory=list)   # joined too (aliases apply there as well)
     binds: list[tuple[str, str, bool]] = field(default_factory=list)   # (host path, container path, read-only)
     labels: dict[str, str] = field(default_factory=dict)
     nano_cpus: int | None = None
@@ -162,7 +163,10 @@ class DockerEngine:
                 kwargs["networking_config"] = {
                     spec.network: self.client.api.create_endpoint_config(aliases=spec.aliases)}
         try:
-            return self.client.containers.create(**kwargs).id
+            container = self.client.containers.create(**kwargs)
+            for network in spec.extra_networks:
+                self.client.api.connect_container_to_network(container.id, network, aliases=spec.aliases or None)
+            return container.id
         except docker.errors.ImageNotFound:
             raise DockerError(f"image {spec.image} is not present in the local Docker engine") from None
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:

@@ -162,8 +162,9 @@ def network_name(job_name: str) -> str:
 
 def container_spec(job: dict[str, Any], host: str, image: str, layout: HostLayout,
                    channels: dict[str, tuple[Path, bool]], platform: PlatformEnv,
-                   limits: tuple[int | None, int | None]) -> ContainerSpec:
-    """The container for one host. ``channels``: channel name -> (host dir, read-only)."""
+                   limits: tuple[int | None, int | None], extra_network: str = "") -> ContainerSpec:
+    """The container for one host. ``channels``: channel name -> (host dir, read-only).
+    ``extra_network``: a network to join as well (SMLOCAL_DOCKER_NETWORK, where compose's S3 lives)."""
     entrypoint, cmd = command(job)
     binds = [(str(layout.input), "/opt/ml/input", False),
              (str(layout.model), "/opt/ml/model", False),
@@ -177,6 +178,7 @@ def container_spec(job: dict[str, Any], host: str, image: str, layout: HostLayou
         name=container_name(job["TrainingJobName"], host), image=image, command=cmd, entrypoint=entrypoint,
         environment=environment(job, platform), hostname=host, network=network_name(job["TrainingJobName"]),
         aliases=[host], binds=binds, labels=labels(job["TrainingJobName"], host),
+        extra_networks=[extra_network] if extra_network and not isolated else [],
         nano_cpus=limits[0], mem_limit=limits[1],
         extra_hosts={} if isolated else {"host.docker.internal": "host-gateway"},
     )

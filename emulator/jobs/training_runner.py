@@ -224,7 +224,7 @@ class TrainingRun:
         streams = {h: f"{self.name}/{h}-{int(started)}" for h in self.hosts}
         self.transition("Training")
         specs = {host: contract.container_spec(self.job, host, self.image, self.layouts[host], channels[host],
-                                               platform, limits) for host in self.hosts}
+                                               platform, limits, settings.docker_network) for host in self.hosts}
         for host, spec in specs.items():  # every host exists before any starts, as on SageMaker
             self.containers[host] = self.services.docker.create(spec)
         self.remember(containers=dict(self.containers), streams=streams, started=started)

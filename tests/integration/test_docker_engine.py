@@ -53,9 +53,26 @@ def test_logs_carry_docker_timestamps_and_find_uses_labels(base_image):
     try:
         assert engine.wait(container, timeout=60) == 0
         lines = list(engine.logs(container))
-        assert [text for _, text in lines] == ["one", "two"]
+        assert sorted(text for _, text in lines) == ["one", "two"]  # stdout and stderr both captured
         assert all(stamp > 1_700_000_000_000 for stamp, _ in lines)
         assert [c.id for c in engine.find({"org.smlocal.job": "engine-test"})] == [container]
     finally:
         engine.remove(container)
     assert engine.find({"org.smlocal.job": "engine-test"}) == []
+
+
+def test_a_container_joins_extra_networks_with_its_aliases(base_image):
+    client, engine = docker.from_env(), DockerEngine()
+    engine.create_network("smlocal-test-primary", {"org.smlocal.job": "engine-net"})
+    engine.create_network("smlocal-test-extra", {"org.smlocal.job": "engine-net"})
+    spec = ContainerSpec(name="smlocal-test-nets", image=base_image, command=["true"], network="smlocal-test-primary",
+                         aliases=["algo-1"], extra_networks=["smlocal-test-extra"])
+    container = engine.create(spec)
+    try:
+        networks = client.containers.get(container).attrs["NetworkSettings"]["Networks"]
+        assert set(networks) == {"smlocal-test-primary", "smlocal-test-extra"}
+        assert "algo-1" in networks["smlocal-test-extra"]["Aliases"]
+    finally:
+        engine.remove(container)
+        engine.remove_network("smlocal-test-primary")
+        engine.remove_network("smlocal-test-extra")

@@ -108,3 +108,12 @@ def test_failure_reason_is_cut_at_1024_characters():
     record: dict = {"TrainingStartTime": 0.0}
     status.finish(record, "Failed", "Failed", 5.0, "AlgorithmError: " + "x" * 2000)
     assert len(record["FailureReason"]) == 1024 and record["TrainingTimeInSeconds"] == 5
+
+
+def test_containers_join_the_configured_network_too_unless_isolated(tmp_path: Path):
+    layout = contract.HostLayout(tmp_path)
+    spec = contract.container_spec(JOB, "algo-1", "img", layout, {}, PLATFORM, (None, None), "smlocal")
+    assert spec.extra_networks == ["smlocal"]
+    isolated = contract.container_spec({**JOB, "EnableNetworkIsolation": True}, "algo-1", "img", layout, {},
+                                       PLATFORM, (None, None), "smlocal")
+    assert isolated.extra_networks == []
