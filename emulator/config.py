@@ -42,7 +42,6 @@ class S3Settings:
     access_key: str
     secret_key: str
     container_endpoint: str = ""  # URL containers on the Docker bridge use ("" = same as endpoint)
-    embedded: bool = True
 
     @property
     def for_containers(self) -> str:

@@ -87,7 +87,7 @@ def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | 
             access, secret = s3_keys or ("", "")
             container_endpoint = os.environ.get("SMLOCAL_S3_CONTAINER_ENDPOINT") or s3_endpoint
         s3 = S3Settings(endpoint=s3_endpoint, access_key=access, secret_key=secret,
-                        container_endpoint=container_endpoint or "", embedded=embedded)
+                        container_endpoint=container_endpoint or "")
         settings = settings.with_(s3=s3)
         client = S3Client(s3, settings.region)
         try:

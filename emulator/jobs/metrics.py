@@ -25,12 +25,11 @@ class MetricExtractor:
                 self.patterns.append((definition["Name"], re.compile(definition["Regex"])))
             except re.error as exc:
                 log.warning("metric %s: bad regex %r (%s)", definition["Name"], definition["Regex"], exc)
-        self.final: dict[str, tuple[float, int]] = {}      # name -> (value, timestamp ms)
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
-    def scan(self, timestamp_ms: int, line: str) -> list[tuple[str, float]]:
+    def scan(self, line: str) -> list[tuple[str, float]]:
         """Datapoints found in one log line."""
         if not self.patterns:
             return []
@@ -46,12 +45,7 @@ class MetricExtractor:
                 continue
             if math.isfinite(value):
                 found.append((name, value))
-                self.final[name] = (value, timestamp_ms)
         return found
-
-    def final_metric_data(self) -> list[dict[str, Any]]:
-        return [{"MetricName": name, "Value": value, "Timestamp": ts / 1000}
-                for name, (value, ts) in sorted(self.final.items())]
 
 
 class MetricStore:

@@ -238,7 +238,7 @@ class TrainingRun:
         arn = self.job["TrainingJobArn"]
 
         def on_line(timestamp: int, line: str) -> None:
-            points = self.extractor.scan(timestamp, line)
+            points = self.extractor.scan(line)
             if points:
                 self.services.metrics.add(arn, [(name, timestamp, value) for name, value in points])
 

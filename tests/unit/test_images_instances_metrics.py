@@ -52,8 +52,19 @@ def test_metrics_see_tabs_as_cloudwatch_does_and_keep_the_last_value():
     extractor = MetricExtractor([{"Name": "train:rmse", "Regex": builtin},
                                  {"Name": "whole", "Regex": "acc=[0-9.]+"},
                                  {"Name": "broken", "Regex": "(unclosed"}])
-    assert extractor.scan(1000, "[0]\ttrain-rmse:0.52\tvalidation-rmse:0.61") == [("train:rmse", 0.52)]
-    extractor.scan(2000, "[1]\ttrain-rmse:0.40")
-    extractor.scan(3000, "no metric here")
-    assert extractor.final_metric_data() == [{"MetricName": "train:rmse", "Value": 0.4, "Timestamp": 2.0}]
-    assert extractor.scan(4000, "acc=nan") == []
+    assert extractor.scan("[0]\ttrain-rmse:0.52\tvalidation-rmse:0.61") == [("train:rmse", 0.52)]
+    assert extractor.scan("no metric here") == []
+    assert extractor.scan("acc=nan") == []  # a match that is not a number is no datapoint
+
+
+def test_metric_store_keeps_the_series_and_the_last_value(tmp_path):
+    from emulator.jobs.metrics import MetricStore
+    from emulator.state.db import Database
+
+    store = MetricStore(Database(tmp_path / "state.db"))
+    store.add("arn:job", [("loss", 1000, 0.9), ("acc", 1000, 0.1)])
+    store.add("arn:job", [("loss", 2000, 0.5)])
+    store.add("arn:other", [("loss", 1500, 7.0)])
+    assert store.series("arn:job") == {"loss": [(1000, 0.9), (2000, 0.5)], "acc": [(1000, 0.1)]}
+    assert store.final("arn:job") == [{"MetricName": "acc", "Value": 0.1, "Timestamp": 1.0},
+                                      {"MetricName": "loss", "Value": 0.5, "Timestamp": 2.0}]
