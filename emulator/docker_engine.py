@@ -87,13 +87,6 @@ class DockerEngine:
                         "on Debian) and check DOCKER_HOST") from None
             return self._client
 
-    def available(self) -> bool:
-        try:
-            _ = self.client
-            return True
-        except DockerError:
-            return False
-
     # --- images ------------------------------------------------------------------------------------
     def image_exists(self, image: str) -> bool:
         try:

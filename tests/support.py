@@ -17,6 +17,9 @@ from botocore.config import Config
 from emulator.config import S3Settings, Settings
 from emulator.server import create
 
+# keys of the test S3 server (tests/integration/conftest.py: embedded_s3)
+S3_ACCESS, S3_SECRET = "AKIASMLOCALTEST00001", "smlocal-test-secret-key-0123456789abcdef"
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 

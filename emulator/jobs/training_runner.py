@@ -22,7 +22,7 @@ from emulator.jobs import training_status as status
 from emulator.jobs.log_pump import LogPump
 from emulator.jobs.metrics import MetricExtractor, MetricStore
 from emulator.jobs.scheduler import JobControl
-from emulator.jobs.staging import StagingError, download, download_prefix, list_objects, shard
+from emulator.jobs.staging import StagingError, download, download_prefix, human_size, list_objects, shard
 from emulator.jobs.uploads import upload_tarball, upload_tree
 from emulator.logs.store import LogStore
 from emulator.s3.client import S3Client, S3Error
@@ -50,14 +50,6 @@ class JobServices:
     @property
     def settings(self) -> Settings:
         return self.ctx.settings
-
-
-def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
 
 
 class TrainingRun:
@@ -188,8 +180,8 @@ class TrainingRun:
             if now - last[0] < 0.5 and bytes_done < _bytes:
                 return
             last[0] = now
-            self.transition("Downloading", f"Downloading input data: {_human(base['bytes'] + bytes_done)} of "
-                                           f"{_human(total_bytes)} ({base['objects'] + objects_done} of "
+            self.transition("Downloading", f"Downloading input data: {human_size(base['bytes'] + bytes_done)} of "
+                                           f"{human_size(total_bytes)} ({base['objects'] + objects_done} of "
                                            f"{total_objects} objects)")
 
         for objects, target in plans:
@@ -198,7 +190,7 @@ class TrainingRun:
             done["bytes"] += stats.bytes
             done["objects"] += stats.objects
         if total_objects:
-            self.transition("Downloading", f"Downloaded input data: {_human(total_bytes)} in {total_objects} "
+            self.transition("Downloading", f"Downloaded input data: {human_size(total_bytes)} in {total_objects} "
                                            "objects")
         return per_host
 

@@ -28,9 +28,8 @@ class ResourceStore:
     # --- records ---------------------------------------------------------------------------------
     def insert(self, kind: str, name: str, arn: str, record: dict[str, Any], *,
                status: str | None = None, tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        """Insert a new record (and its tags) atomically; raise AlreadyExists on a name clash."""
-        now = record.setdefault("CreationTime", time.time())
-        record.setdefault("LastModifiedTime", now)
+        """Insert a new record (and its tags) atomically; raise AlreadyExists on a name clash.
+        The record carries its own CreationTime and LastModifiedTime (epoch seconds)."""
         with self.db.transaction() as conn:
             row = conn.execute("SELECT body FROM resources WHERE kind=? AND key=?",
                                (kind, name.lower())).fetchone()

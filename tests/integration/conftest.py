@@ -10,34 +10,42 @@ from pathlib import Path
 import boto3
 import docker
 import pytest
-from support import free_port, live_gateway
+from support import S3_ACCESS, S3_SECRET, free_port, live_gateway
 
 from emulator.config import S3Settings
 from emulator.s3.bridge import BridgeRelay
 from emulator.s3.embedded import EmbeddedS3
 
 IMAGES = Path(__file__).parent / "images"
-ACCESS, SECRET = "SMLOCALTESTKEY", "smlocal-test-secret-key"
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory, require_docker):
-    """SeaweedFS on loopback plus the relay that lets containers reach it."""
-    port = free_port()
-    server = EmbeddedS3(tmp_path_factory.mktemp("s3"), port, ACCESS, SECRET)
-    server.start()
-    relay = BridgeRelay(port)
-    assert relay.start(), "no Docker bridge for the S3 relay"
-    yield S3Settings(endpoint=server.endpoint, access_key=ACCESS, secret_key=SECRET,
-                     container_endpoint=f"http://host.docker.internal:{port}")
+def embedded_s3(tmp_path_factory):
+    """One SeaweedFS on loopback for the whole session (tests use their own bucket names)."""
+    root = tmp_path_factory.mktemp("embedded-s3")
+    with EmbeddedS3(root / "data", free_port(), S3_ACCESS, S3_SECRET, log_file=root / "weed.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def bridge_relay(embedded_s3, require_docker):
+    """The relay that lets containers on the Docker bridge reach ``embedded_s3``."""
+    relay = BridgeRelay(embedded_s3.port)
+    assert relay.start(), "Docker runs but no docker0 bridge address was found"
+    yield relay
     relay.stop()
-    server.stop()
 
 
 @pytest.fixture(scope="session")
-def s3(s3_server):
-    return boto3.client("s3", endpoint_url=s3_server.endpoint, region_name="us-east-1",
-                        aws_access_key_id=ACCESS, aws_secret_access_key=SECRET)
+def s3_server(embedded_s3, bridge_relay):
+    return S3Settings(endpoint=embedded_s3.endpoint, access_key=S3_ACCESS, secret_key=S3_SECRET,
+                      container_endpoint=f"http://host.docker.internal:{embedded_s3.port}")
+
+
+@pytest.fixture(scope="session")
+def s3(embedded_s3):
+    return boto3.client("s3", endpoint_url=embedded_s3.endpoint, region_name="us-east-1",
+                        aws_access_key_id=S3_ACCESS, aws_secret_access_key=S3_SECRET)
 
 
 @pytest.fixture(scope="session")

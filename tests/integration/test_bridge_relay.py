@@ -15,13 +15,12 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-from support import free_port
+from support import S3_ACCESS, S3_SECRET, free_port
 
 from emulator.s3.bridge import BridgeRelay, docker_bridge_gateway
 from emulator.s3.embedded import EmbeddedS3
 
-ACCESS = "AKIASMLOCALRELAY0001"
-SECRET = "smlocal-relay-secret-0123456789abcdef"
+ACCESS, SECRET = S3_ACCESS, S3_SECRET
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -55,15 +54,6 @@ def relay(echo_port: int) -> Iterator[BridgeRelay]:
     assert relay.start() == "127.0.0.1"
     yield relay
     relay.stop()
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3]:
-    root = tmp_path_factory.mktemp("relay-s3")
-    server = EmbeddedS3(root / "data", free_port(), ACCESS, SECRET, log_file=root / "weed.log")
-    server.start()
-    yield server
-    server.stop()
 
 
 def roundtrip(port: int, payload: bytes) -> bytes:
@@ -127,8 +117,8 @@ def test_relay_stop_drops_connections_and_is_idempotent(relay: BridgeRelay) -> N
     assert relay.address is None
 
 
-def test_sigv4_and_64mib_objects_pass_through_the_relay(s3: EmbeddedS3) -> None:
-    with BridgeRelay(s3.port, free_port(), listen_host="127.0.0.1") as relay:
+def test_sigv4_and_64mib_objects_pass_through_the_relay(embedded_s3: EmbeddedS3) -> None:
+    with BridgeRelay(embedded_s3.port, free_port(), listen_host="127.0.0.1") as relay:
         client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{relay.listen_port}",
                               region_name="us-east-1", aws_access_key_id=ACCESS,
                               aws_secret_access_key=SECRET,
@@ -153,34 +143,29 @@ for url in sys.argv[1:]:
 
 
 @pytest.mark.docker
-def test_container_reaches_s3_through_the_bridge(s3: EmbeddedS3, base_image: str) -> None:
+def test_container_reaches_s3_through_the_bridge(embedded_s3: EmbeddedS3, bridge_relay: BridgeRelay,
+                                                 base_image: str) -> None:
     import docker
 
-    relay = BridgeRelay(s3.port)
-    address = relay.start()
-    assert address is not None, "Docker runs but no docker0 bridge address was found"
-    try:
-        assert address == docker_bridge_gateway()
-        host_client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
-                                   aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
-                                   config=Config(s3={"addressing_style": "path"}))
-        host_client.create_bucket(Bucket="relay-docker")
-        host_client.put_object(Bucket="relay-docker", Key="hello.txt", Body=b"hello from the host")
-        # a URL presigned for the name the container uses: SigV4 must verify through the relay
-        container_url = f"http://host.docker.internal:{s3.port}"
-        presigner = boto3.client("s3", endpoint_url=container_url, region_name="us-east-1",
-                                 aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
-                                 config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
-        presigned = presigner.generate_presigned_url(
-            "get_object", Params={"Bucket": "relay-docker", "Key": "hello.txt"}, ExpiresIn=300)
+    assert bridge_relay.address == docker_bridge_gateway()
+    host_client = boto3.client("s3", endpoint_url=embedded_s3.endpoint, region_name="us-east-1",
+                               aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
+                               config=Config(s3={"addressing_style": "path"}))
+    host_client.create_bucket(Bucket="relay-docker")
+    host_client.put_object(Bucket="relay-docker", Key="hello.txt", Body=b"hello from the host")
+    # a URL presigned for the name the container uses: SigV4 must verify through the relay
+    container_url = f"http://host.docker.internal:{embedded_s3.port}"
+    presigner = boto3.client("s3", endpoint_url=container_url, region_name="us-east-1",
+                             aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
+                             config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    presigned = presigner.generate_presigned_url(
+        "get_object", Params={"Bucket": "relay-docker", "Key": "hello.txt"}, ExpiresIn=300)
 
-        client = docker.from_env()
-        output = client.containers.run(
-            base_image, ["python3", "-c", PROBE, container_url + "/", presigned],
-            extra_hosts={"host.docker.internal": "host-gateway"}, remove=True, stdout=True, stderr=True,
-        ).decode()
-        anonymous, signed = output.split("STATUS ")[1:]
-        assert anonymous.startswith("403") and "<Error><Code>AccessDenied</Code>" in anonymous, output
-        assert signed.strip() == "200 hello from the host", output
-    finally:
-        relay.stop()
+    client = docker.from_env()
+    output = client.containers.run(
+        base_image, ["python3", "-c", PROBE, container_url + "/", presigned],
+        extra_hosts={"host.docker.internal": "host-gateway"}, remove=True, stdout=True, stderr=True,
+    ).decode()
+    anonymous, signed = output.split("STATUS ")[1:]
+    assert anonymous.startswith("403") and "<Error><Code>AccessDenied</Code>" in anonymous, output
+    assert signed.strip() == "200 hello from the host", output

@@ -11,7 +11,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -20,12 +19,11 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from minio import Minio
-from support import free_port
+from support import S3_ACCESS, S3_SECRET, free_port
 
 from emulator.s3.embedded import EmbeddedS3, S3StartError, port_conflict, stop_pid
 
-ACCESS = "AKIASMLOCALTEST00001"
-SECRET = "smlocal-test-secret-key-0123456789abcdef"
+ACCESS, SECRET = S3_ACCESS, S3_SECRET
 
 
 def s3_client(endpoint: str, key: str | None = ACCESS, secret: str | None = SECRET, **config):
@@ -76,13 +74,9 @@ def assert_denied(call, *codes: str) -> None:
     assert err["Error"]["Code"] in codes, err
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3]:
-    root = tmp_path_factory.mktemp("embedded-s3")
-    s3 = EmbeddedS3(root / "data", free_port(), ACCESS, SECRET, log_file=root / "weed.log")
-    s3.start()
-    yield s3
-    s3.stop()
+@pytest.fixture
+def server(embedded_s3: EmbeddedS3) -> EmbeddedS3:
+    return embedded_s3
 
 
 def test_boto3_bucket_object_roundtrip(server: EmbeddedS3) -> None:

@@ -7,7 +7,6 @@ import os
 import shutil
 import tarfile
 from collections import namedtuple
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -15,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from minio.datatypes import Object
-from support import free_port
+from support import S3_ACCESS, S3_SECRET, free_port
 
 from emulator.config import S3Settings
 from emulator.jobs import staging, uploads
@@ -30,15 +29,12 @@ from emulator.jobs.uploads import upload_tarball, upload_tree
 from emulator.s3.client import S3Client
 from emulator.s3.embedded import EmbeddedS3
 
-ACCESS = "AKIASMLOCALSTAGING01"
-SECRET = "smlocal-staging-secret-0123456789abcdef"
+ACCESS, SECRET = S3_ACCESS, S3_SECRET
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3]:
-    root = tmp_path_factory.mktemp("staging-s3")
-    with EmbeddedS3(root / "data", free_port(), ACCESS, SECRET, log_file=root / "weed.log") as s3:
-        yield s3
+def server(embedded_s3: EmbeddedS3) -> EmbeddedS3:
+    return embedded_s3
 
 
 @pytest.fixture(scope="module")
