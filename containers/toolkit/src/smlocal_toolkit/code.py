@@ -1,0 +1,107 @@
+"""User code: fetch `sagemaker_submit_directory` / SAGEMAKER_SUBMIT_DIRECTORY into /opt/ml/code (an S3
+URI of sourcedir.tar.gz through the stand-in S3, a local tarball or a local directory) and install its
+requirements.txt. Shared by training and serving."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from smlocal_toolkit.errors import ClientError
+
+CODE_DIR = "/opt/ml/code"
+MAX_ARCHIVE_BYTES = 5 * 1024**3      # refuse absurd sourcedir.tar.gz contents
+
+
+def s3_client():
+    """boto3 S3 client for the stand-in S3: S3_ENDPOINT_URL as AWS's toolkits honour it (Debian's
+    botocore predates AWS_ENDPOINT_URL_S3, so both are read here)."""
+    import boto3  # the images ship python3-boto3
+
+    endpoint = os.environ.get("S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") or None
+    region = os.environ.get("AWS_REGION") or os.environ.get("SAGEMAKER_REGION") or "us-east-1"
+    return boto3.client("s3", endpoint_url=endpoint, region_name=region)
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    rest = uri[len("s3://"):]
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+def safe_extract(archive: str | Path, dest: str | Path) -> None:
+    """Extract a tarball refusing absolute paths, `..`, links out of `dest`, devices and absurd sizes."""
+    dest = Path(dest).resolve()
+    total = 0
+    with tarfile.open(archive) as tar:
+        members = []
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if target != dest and dest not in target.parents:
+                raise ClientError(f"{archive}: refusing to extract {member.name!r} outside {dest}")
+            if member.issym() or member.islnk():
+                link = (target.parent / member.linkname).resolve() if member.issym() else \
+                    (dest / member.linkname).resolve()
+                if link != dest and dest not in link.parents:
+                    raise ClientError(f"{archive}: refusing link {member.name!r} -> {member.linkname!r}")
+            elif not (member.isfile() or member.isdir()):
+                continue  # devices, fifos
+            total += member.size
+            if total > MAX_ARCHIVE_BYTES:
+                raise ClientError(f"{archive}: more than {MAX_ARCHIVE_BYTES} bytes once extracted")
+            members.append(member)
+        tar.extractall(dest, members=members)
+
+
+def prepare_code(submit_directory: str | None, code_dir: str = CODE_DIR) -> Path:
+    """Make the user's code available in ``code_dir``. Skipped when ``code_dir`` already has files
+    (the platform or an earlier step staged it there), as AWS's toolkit does."""
+    target = Path(code_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    if any(target.iterdir()) or not submit_directory:
+        return target
+    if submit_directory.startswith("s3://"):
+        bucket, key = split_s3_uri(submit_directory)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "sourcedir.tar.gz"
+            try:
+                s3_client().download_file(bucket, key, str(local))
+            except Exception as error:  # noqa: BLE001 - botocore raises many types; all mean "cannot fetch"
+                raise ClientError(f"Could not download the user code {submit_directory}: {error}") from error
+            safe_extract(local, target)
+    elif os.path.isdir(submit_directory):
+        if Path(submit_directory).resolve() != target.resolve():
+            shutil.copytree(submit_directory, target, dirs_exist_ok=True)
+    elif tarfile.is_tarfile(submit_directory):
+        safe_extract(submit_directory, target)
+    else:
+        raise ClientError(f"sagemaker_submit_directory {submit_directory!r} is neither an S3 URI, a directory "
+                          "nor a tarball")
+    return target
+
+
+def install_requirements(code_dir: str | Path = CODE_DIR) -> bool:
+    """pip-install ``requirements.txt`` when present; True when something was installed. Fails with a
+    ClientError carrying pip's last lines when it cannot (no network, unknown package)."""
+    requirements = Path(code_dir) / "requirements.txt"
+    if not requirements.is_file():
+        return False
+    lines = [ln.strip() for ln in requirements.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    if not lines:
+        return False
+    cmd = [sys.executable, "-m", "pip", "install", "-r", str(requirements)]
+    print(f"Installing requirements: {' '.join(cmd)}", flush=True)
+    proc = subprocess.run(cmd, cwd=str(code_dir), capture_output=True, text=True)
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        raise ClientError(f"InstallRequirementsError: pip could not install {requirements} (exit "
+                          f"{proc.returncode}); the image has no route to a package index, or a package "
+                          f"is unknown. Bake the packages into your own image or vendor them in source_dir.\n{tail}")
+    return True

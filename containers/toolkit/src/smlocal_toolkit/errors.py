@@ -1,0 +1,20 @@
+"""Errors the toolkit reports. ClientError: the user's input or code is wrong (the failure file says
+why). Anything else is a framework error."""
+
+from __future__ import annotations
+
+
+class ClientError(Exception):
+    """Bad input or user code: reported in /opt/ml/output/failure, exit code 1."""
+
+
+class ExecuteUserScriptError(ClientError):
+    """The user's entry point exited non-zero."""
+
+    def __init__(self, cmd: list[str] | str, return_code: int, output: str = "") -> None:
+        self.cmd, self.return_code, self.output = cmd, return_code, output
+        text = f"ExecuteUserScriptError:\nExitCode {return_code}"
+        if output:
+            text += f"\nErrorMessage \"{output.strip()}\""
+        text += f"\nCommand \"{cmd if isinstance(cmd, str) else ' '.join(cmd)}\""
+        super().__init__(text)
