@@ -2,8 +2,10 @@
 
 SageMaker SDK code names AWS's ECR images (``683313688378.dkr.ecr.us-east-1.amazonaws.com/
 sagemaker-scikit-learn:1.2-1-cpu-py3``). No registry is needed here: those URIs map, through the
-one table below, to images built locally (``containers/``). Any other name is used as is, and an
-ECR URI that the user has tagged locally (``docker tag``) wins over the table.
+catalog below, to images built locally from ``containers/`` (``smlocal images build``). Any other name
+is used as is, and an ECR URI that the user has tagged locally (``docker tag``) wins over the catalog.
+A version smlocal does not build resolves to the nearest local version of the same framework, with a
+note for the job's log.
 """
 
 from __future__ import annotations
@@ -18,24 +20,60 @@ _ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amaz
 
 @dataclass(frozen=True)
 class LocalImage:
-    framework: str       # what `containers/` builds: sklearn, xgboost, pytorch
-    tag: str             # the local tag, e.g. smlocal/sklearn:1.2-1
+    """One image smlocal builds from ``containers/<name>/Dockerfile``."""
+
+    name: str                      # sklearn, xgboost, pytorch, ml-base, base
+    tag: str                       # smlocal/sklearn:1.2-1
+    parent: str | None             # the catalog image it is built FROM
+    version: str = ""              # framework version it stands for (1.2-1, 1.7-1, 1.13)
+    repositories: tuple[str, ...] = ()   # AWS ECR repositories it answers for
+    toolkit: bool = False          # the build context includes containers/toolkit
+
+    @property
+    def framework(self) -> str:
+        return self.name
 
 
-def _framework_version(repo: str, tag: str) -> tuple[str, str] | None:
-    """(framework, version) for the AWS repositories smlocal builds images for."""
-    if repo == "sagemaker-scikit-learn":
-        return "sklearn", "-".join(tag.split("-")[:2])                 # 1.2-1-cpu-py3 -> 1.2-1
-    if repo in ("sagemaker-xgboost", "xgboost"):
-        return "xgboost", "-".join(tag.split("-")[:2])                 # 1.7-1 / 1.7-1-cpu-py3 -> 1.7-1
-    if repo in ("pytorch-training", "pytorch-inference", "sagemaker-pytorch"):
-        major_minor = ".".join(tag.split("-")[0].split(".")[:2])       # 1.13.1-cpu-py39 -> 1.13
-        return "pytorch", major_minor
-    return None
+CATALOG: dict[str, LocalImage] = {image.name: image for image in (
+    LocalImage("base", "smlocal/base:bookworm", None),
+    LocalImage("ml-base", "smlocal/ml-base:bookworm", "base"),
+    LocalImage("sklearn", "smlocal/sklearn:1.2-1", "ml-base", "1.2-1", ("sagemaker-scikit-learn",), True),
+    LocalImage("xgboost", "smlocal/xgboost:1.7-1", "ml-base", "1.7-1", ("sagemaker-xgboost", "xgboost"), True),
+    LocalImage("pytorch", "smlocal/pytorch:1.13", "ml-base", "1.13",
+               ("pytorch-training", "pytorch-inference", "sagemaker-pytorch"), True),
+)}
+FRAMEWORKS = tuple(image for image in CATALOG.values() if image.repositories)
+
+# AWS images smlocal has no local build for, and what to tell the user about them.
+_UNSUPPORTED = re.compile(r"^(tensorflow|mxnet|huggingface|sagemaker-tensorflow|sagemaker-mxnet|"
+                          r"sagemaker-spark|spark|djl|tei|tgi|sagemaker-.*)")
 
 
-def local_image(framework: str, version: str) -> LocalImage:
-    return LocalImage(framework, f"smlocal/{framework}:{version}")
+def ancestry(name: str) -> list[LocalImage]:
+    """The image and everything it is built FROM, base first."""
+    chain: list[LocalImage] = []
+    current: str | None = name
+    while current is not None:
+        chain.append(CATALOG[current])
+        current = CATALOG[current].parent
+    return list(reversed(chain))
+
+
+def _version_of(repo: str, tag: str) -> str:
+    if repo.startswith(("pytorch", "sagemaker-pytorch")):
+        return ".".join(tag.split("-")[0].split(".")[:2])          # 1.13.1-cpu-py39 -> 1.13
+    return "-".join(tag.split("-")[:2])                             # 1.2-1-cpu-py3 -> 1.2-1; 1.7-1 -> 1.7-1
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version))
+
+
+def _distance(a: str, b: str) -> tuple[int, ...]:
+    x, y = _numbers(a), _numbers(b)
+    width = max(len(x), len(y))
+    x, y = x + (0,) * (width - len(x)), y + (0,) * (width - len(y))
+    return tuple(abs(i - j) for i, j in zip(x, y, strict=True))
 
 
 @dataclass(frozen=True)
@@ -43,21 +81,48 @@ class Resolution:
     requested: str
     candidates: tuple[str, ...]          # local names to try, in order
     framework: LocalImage | None = None  # set when the request is an AWS framework image
+    note: str = ""                       # a line for the job's log (nearest version used)
+    unsupported: str = ""                # an AWS image smlocal has no build for
 
     def missing_reason(self, role: str) -> str:
         """Why the job cannot run, and how to get the image (for a ClientError FailureReason)."""
-        names = " or ".join(self.candidates)
-        return (f"The {role} image {self.requested} is not available in the local Docker engine (looked for "
-                f"{names}) and smlocal never pulls from a registry: build or `docker load` the image, then "
-                f"`docker tag` it as {self.candidates[-1]}.")
+        if self.unsupported:
+            return (f"The {role} image {self.requested} is an AWS {self.unsupported} image, which smlocal does "
+                    f"not build (it builds {', '.join(i.repositories[0] for i in FRAMEWORKS)}). Build or "
+                    f"`docker load` an equivalent image and `docker tag` it as {self.requested} (docs/images.md "
+                    "explains how, e.g. for TensorFlow).")
+        if self.framework is not None:
+            return (f"The {role} image {self.requested} is not available in the local Docker engine (looked for "
+                    f"{' or '.join(self.candidates)}): run `smlocal images build {self.framework.name}` (no "
+                    f"registry needed), or `docker tag` your own image as {self.requested}.")
+        return (f"The {role} image {self.requested} is not available in the local Docker engine and smlocal "
+                f"never pulls from a registry: build or `docker load` the image, then `docker tag` it as "
+                f"{self.requested}.")
 
 
 def resolve(image: str) -> Resolution:
     match = _ECR.match(image)
     if not match:
         return Resolution(image, (image,))
-    found = _framework_version(match["repo"], match["tag"] or "latest")
-    if found is None:
-        return Resolution(image, (image,))
-    local = local_image(*found)
-    return Resolution(image, (image, local.tag), local)
+    repo, tag = match["repo"], match["tag"] or "latest"
+    options = [i for i in FRAMEWORKS if repo in i.repositories]
+    if not options:
+        unsupported = repo.split("-")[0] if _UNSUPPORTED.match(repo) else ""
+        return Resolution(image, (image,), unsupported=unsupported)
+    wanted = _version_of(repo, tag)
+    local = min(options, key=lambda i: _distance(i.version, wanted))  # the nearest local version
+    note = ""
+    if wanted != local.version:
+        note = (f"smlocal has no local image for {repo}:{tag} (version {wanted}); using the nearest local "
+                f"version, {local.tag} ({local.name} {local.version}).")
+    return Resolution(image, (image, local.tag), local, note)
+
+
+_EXAMPLE_TAGS = {"sagemaker-scikit-learn": "1.2-1-cpu-py3", "sagemaker-xgboost": "1.7-1", "xgboost": "1",
+                 "pytorch-training": "1.13.1-cpu-py39", "pytorch-inference": "1.13.1-cpu-py39",
+                 "sagemaker-pytorch": "1.13.1-cpu-py3"}
+
+
+def answers_for(image: LocalImage) -> list[str]:
+    """The ECR repositories an image answers for, in any account and region (``smlocal images list``)."""
+    return [f"{repo}:{_EXAMPLE_TAGS[repo]}" for repo in image.repositories]

@@ -14,12 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emulator.cli import images as images_cli
 from emulator.cli.instance import RuntimeInfo, env_lines, wait_until
 from emulator.config import DEFAULT_PORT, DEFAULT_S3_PORT, Settings, default_data_dir
 from emulator.procs import pid_alive
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="smlocal: a local Amazon SageMaker emulator.")
+app.add_typer(images_cli.app, name="images")
 err = Console(stderr=True)
 out = Console()
 
@@ -58,6 +60,9 @@ def up(
     region: Annotated[str, typer.Option(envvar="SMLOCAL_REGION", help="AWS region reported in ARNs.")] = "us-east-1",
     account_id: Annotated[str, typer.Option(
         envvar="SMLOCAL_ACCOUNT_ID", help="12-digit account id in ARNs.")] = "123456789012",
+    build_images: Annotated[bool, typer.Option(
+        "--build-images/--no-build-images", envvar="SMLOCAL_BUILD_IMAGES",
+        help="Build missing framework images (sklearn, xgboost, pytorch) first.")] = True,
 ) -> None:
     """Start the emulator (and its S3 server); idempotent."""
     directory = _data_dir(data_dir)
@@ -80,6 +85,9 @@ def up(
                   "`smlocal down` stops it[/yellow]")
         raise typer.Exit(1)
     _clean_up_after_crash(directory)
+    if build_images and not _ensure_images():
+        err.print("[yellow]continuing without them: jobs naming AWS framework images will fail until "
+                  "`smlocal images build` succeeds[/yellow]")
     if detach:
         _start_detached(directory)
         return
@@ -91,6 +99,18 @@ def up(
     except StartError as exc:
         err.print(f"[red]smlocal cannot start: {exc}[/red]")
         raise typer.Exit(1) from None
+
+
+def _ensure_images() -> bool:
+    """First use: build the framework images (minutes once; seconds when current)."""
+    from emulator.image_builder import BuildError, ImageBuilder
+
+    try:
+        ImageBuilder().client  # noqa: B018 - checks the engine answers
+    except BuildError as exc:
+        err.print(f"[yellow]{exc}[/yellow]")
+        return False
+    return images_cli.build_images([])
 
 
 def _clean_up_after_crash(directory: Path) -> None:

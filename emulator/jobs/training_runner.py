@@ -136,7 +136,7 @@ class TrainingRun:
         resolution = images.resolve(requested)
         for candidate in resolution.candidates:
             if self.services.docker.image_exists(candidate):
-                self.remember(image=candidate)
+                self.remember(image=candidate, image_note=resolution.note if candidate != requested else "")
                 return candidate
         raise JobFailure("ClientError: " + resolution.missing_reason("training"))
 
@@ -220,6 +220,9 @@ class TrainingRun:
         for host, spec in specs.items():  # every host exists before any starts, as on SageMaker
             self.containers[host] = self.services.docker.create(spec)
         self.remember(containers=dict(self.containers), streams=streams, started=started)
+        note = self.job.get("_smlocal", {}).get("image_note")
+        for host in self.hosts if note else ():  # e.g. the nearest local framework version was used
+            self.services.logs.append(LOG_GROUP, streams[host], [(int(started * 1000), note)])
         with ThreadPoolExecutor(len(self.hosts)) as pool:  # start together; a failure re-raises here
             list(pool.map(lambda h: self.services.docker.start_created(self.containers[h], specs[h]), self.hosts))
         for host in self.hosts:

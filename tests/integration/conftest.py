@@ -76,3 +76,20 @@ def build_image(name: str, tag: str) -> str:
 @pytest.fixture(scope="session")
 def train_image(base_image) -> str:
     return build_image("train", "smlocal-test/train:latest")
+
+
+@pytest.fixture(scope="session")
+def framework_image(base_image):
+    """``framework_image("sklearn")`` -> the local tag, built (or rebuilt after a toolkit change) first,
+    through the same builder as ``smlocal images build``. Each image is checked once per session."""
+    from emulator.image_builder import ImageBuilder
+    from emulator.images import CATALOG
+
+    builder, checked = ImageBuilder(), set()
+
+    def get(name: str) -> str:
+        if name not in checked:
+            builder.build([name], progress=lambda line: None)
+            checked.add(name)
+        return CATALOG[name].tag
+    return get

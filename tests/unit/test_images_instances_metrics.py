@@ -28,8 +28,63 @@ def test_other_images_are_used_as_named(name):
 
 def test_missing_reason_says_how_to_get_the_image():
     reason = images.resolve(f"{ECR}/sagemaker-xgboost:1.7-1").missing_reason("training")
-    assert reason.startswith(f"The training image {ECR}/sagemaker-xgboost:1.7-1 is not available")
-    assert "docker tag" in reason and "smlocal/xgboost:1.7-1" in reason
+    assert reason == (f"The training image {ECR}/sagemaker-xgboost:1.7-1 is not available in the local Docker "
+                      f"engine (looked for {ECR}/sagemaker-xgboost:1.7-1 or smlocal/xgboost:1.7-1): run `smlocal "
+                      "images build xgboost` (no registry needed), or `docker tag` your own image as "
+                      f"{ECR}/sagemaker-xgboost:1.7-1.")
+
+
+@pytest.mark.parametrize("uri, local, note", [
+    (f"{ECR}/sagemaker-scikit-learn:1.0-1-cpu-py3", "smlocal/sklearn:1.2-1",
+     "smlocal has no local image for sagemaker-scikit-learn:1.0-1-cpu-py3 (version 1.0-1); using the nearest "
+     "local version, smlocal/sklearn:1.2-1 (sklearn 1.2-1)."),
+    (f"{ECR}/sagemaker-xgboost:1.5-1", "smlocal/xgboost:1.7-1",
+     "smlocal has no local image for sagemaker-xgboost:1.5-1 (version 1.5-1); using the nearest local version, "
+     "smlocal/xgboost:1.7-1 (xgboost 1.7-1)."),
+    ("763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.6.0-cpu-py312", "smlocal/pytorch:1.13",
+     "smlocal has no local image for pytorch-training:2.6.0-cpu-py312 (version 2.6); using the nearest local "
+     "version, smlocal/pytorch:1.13 (pytorch 1.13)."),
+    (f"{ECR}/sagemaker-scikit-learn:1.2-1-cpu-py3", "smlocal/sklearn:1.2-1", ""),
+])
+def test_other_versions_resolve_to_the_nearest_local_one_with_a_note(uri, local, note):
+    resolution = images.resolve(uri)
+    assert resolution.candidates == (uri, local) and resolution.note == note
+
+
+def test_unknown_aws_images_say_what_to_build_or_tag():
+    uri = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.13-cpu-py310"
+    resolution = images.resolve(uri)
+    assert resolution.candidates == (uri,)
+    assert resolution.missing_reason("training") == (
+        f"The training image {uri} is an AWS tensorflow image, which smlocal does not build (it builds "
+        "sagemaker-scikit-learn, sagemaker-xgboost, pytorch-training). Build or `docker load` an equivalent image "
+        f"and `docker tag` it as {uri} (docs/images.md explains how, e.g. for TensorFlow).")
+
+
+def test_catalog_builds_parents_first():
+    assert [i.name for i in images.ancestry("pytorch")] == ["base", "ml-base", "pytorch"]
+    assert images.answers_for(images.CATALOG["sklearn"]) == ["sagemaker-scikit-learn:1.2-1-cpu-py3"]
+
+
+def test_image_inputs_hash_follows_the_toolkit(tmp_path):
+    from emulator.image_builder import ImageBuilder
+
+    (tmp_path / "sklearn").mkdir()
+    (tmp_path / "sklearn" / "Dockerfile").write_text("FROM smlocal/ml-base:bookworm\n")
+    (tmp_path / "toolkit").mkdir()
+    (tmp_path / "toolkit" / "a.py").write_text("x = 1\n")
+
+    class NoImages:  # the parent lookup: no Docker needed for the hash of files
+        class images:
+            @staticmethod
+            def get(tag):
+                import docker.errors
+                raise docker.errors.ImageNotFound(tag)
+
+    builder = ImageBuilder(client=NoImages(), containers=tmp_path)
+    first = builder.inputs_hash(images.CATALOG["sklearn"])
+    (tmp_path / "toolkit" / "a.py").write_text("x = 2\n")
+    assert builder.inputs_hash(images.CATALOG["sklearn"]) != first
 
 
 @pytest.mark.parametrize("instance, vcpus, gib", [

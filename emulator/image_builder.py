@@ -1,0 +1,156 @@
+"""Builds the local images of ``emulator.images.CATALOG`` from ``containers/`` without a registry.
+
+``smlocal/base:bookworm`` comes from ``scripts/build-base-image.sh`` (``docker pull debian:bookworm-slim``
+when a registry answers, otherwise debootstrap + ``docker import``); every other image is a
+``docker build`` of ``containers/<name>/Dockerfile`` with ``containers/`` as context, so the framework
+images can copy the toolkit. Each image carries a label with a hash of its inputs (Dockerfile, the
+toolkit, its parent's image id), so a build is skipped while nothing changed and redone when something
+did; Docker's layer cache keeps rebuilds after a toolkit change to seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from emulator.images import CATALOG, LocalImage, ancestry
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTAINERS = ROOT / "containers"
+BASE_SCRIPT = ROOT / "scripts" / "build-base-image.sh"
+INPUTS_LABEL = "org.smlocal.inputs"
+
+Progress = Callable[[str], None]
+
+
+class BuildError(Exception):
+    """An image could not be built; the message says which and why (with the build's last lines)."""
+
+
+@dataclass(frozen=True)
+class ImageState:
+    image: LocalImage
+    image_id: str | None       # None: not built
+    size: int                  # bytes
+    current: bool              # built from today's inputs
+
+    @property
+    def status(self) -> str:
+        return "missing" if self.image_id is None else ("built" if self.current else "outdated")
+
+
+def _files(directory: Path) -> Iterable[Path]:
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            yield path
+
+
+class ImageBuilder:
+    def __init__(self, client: docker.DockerClient | None = None, containers: Path = CONTAINERS) -> None:
+        self._client = client
+        self.containers = containers
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                self._client = docker.from_env()
+                self._client.ping()
+            except docker.errors.DockerException as exc:
+                raise BuildError(f"Docker engine does not answer ({exc}); start it (scripts/docker-engine.sh)"
+                                 ) from None
+        return self._client
+
+    # --- state ---------------------------------------------------------------------------------------
+    def _image(self, tag: str):
+        try:
+            return self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def inputs_hash(self, image: LocalImage) -> str:
+        """What the image is built from: its Dockerfile, the toolkit (framework images), its parent."""
+        digest = hashlib.sha256()
+        dockerfile = self.containers / image.name / "Dockerfile"
+        if not dockerfile.is_file():
+            raise BuildError(f"{dockerfile} is missing: smlocal builds its images from a source checkout's "
+                             "containers/ directory")
+        sources = [dockerfile] + (list(_files(self.containers / "toolkit")) if image.toolkit else [])
+        for path in sources:
+            digest.update(str(path.relative_to(self.containers)).encode() + b"\0" + path.read_bytes() + b"\0")
+        parent = self._image(CATALOG[image.parent].tag) if image.parent else None
+        digest.update((parent.id if parent else "").encode())
+        return digest.hexdigest()[:16]
+
+    def state(self, name: str) -> ImageState:
+        image = CATALOG[name]
+        found = self._image(image.tag)
+        if found is None:
+            return ImageState(image, None, 0, False)
+        current = image.parent is None or found.labels.get(INPUTS_LABEL) == self.inputs_hash(image)
+        return ImageState(image, found.id, found.attrs.get("Size", 0), current)
+
+    # --- building ------------------------------------------------------------------------------------
+    def plan(self, names: Iterable[str]) -> list[LocalImage]:
+        """The named images and their ancestors, parents first."""
+        ordered: list[LocalImage] = []
+        for name in names:
+            if name not in CATALOG:
+                raise BuildError(f"unknown image {name!r}; smlocal builds: {', '.join(CATALOG)}")
+            ordered += [image for image in ancestry(name) if image not in ordered]
+        return ordered
+
+    def build(self, names: Iterable[str], *, force: bool = False, offline: bool = False,
+              progress: Progress = print) -> list[tuple[LocalImage, float]]:
+        """Build what is missing or outdated among ``names`` (the framework images when empty) and their
+        ancestors; ``force`` rebuilds the named ones. Returns (image, seconds) per image built. A rebuilt
+        parent makes its children outdated (their inputs include its id), so they follow."""
+        names = list(names) or [i.name for i in CATALOG.values() if i.repositories]
+        built: list[tuple[LocalImage, float]] = []
+        for image in self.plan(names):
+            forced = force and image.name in names
+            if not forced and self.state(image.name).current:
+                continue
+            started = time.monotonic()
+            if image.parent is None:
+                self._build_base(offline, forced, progress)
+            else:
+                self._docker_build(image, progress)
+            built.append((image, time.monotonic() - started))
+            progress(f"built {image.tag} in {built[-1][1]:.0f} s")
+        return built
+
+    def _build_base(self, offline: bool, force: bool, progress: Progress) -> None:
+        args = [str(BASE_SCRIPT)] + (["--strategy", "debootstrap"] if offline else []) + (["--force"] if force else [])
+        progress(f"building {CATALOG['base'].tag}: {' '.join(args)}")
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        tail: list[str] = []
+        for line in proc.stdout:
+            progress(line.rstrip())
+            tail = (tail + [line.rstrip()])[-20:]
+        if proc.wait() != 0:
+            raise BuildError(f"building {CATALOG['base'].tag} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+    def _docker_build(self, image: LocalImage, progress: Progress) -> None:
+        progress(f"building {image.tag} from containers/{image.name}/Dockerfile ...")
+        tail: list[str] = []
+        try:
+            for chunk in self.client.api.build(path=str(self.containers), dockerfile=f"{image.name}/Dockerfile",
+                                               tag=image.tag, labels={INPUTS_LABEL: self.inputs_hash(image)},
+                                               rm=True, forcerm=True, decode=True):
+                if "error" in chunk:
+                    raise BuildError(f"building {image.tag} failed: {chunk['error'].strip()}\n" + "\n".join(tail))
+                for line in chunk.get("stream", "").splitlines():
+                    if line.strip():
+                        tail = (tail + [line])[-20:]
+                        progress(line)
+        except docker.errors.APIError as exc:
+            raise BuildError(f"building {image.tag} failed: {exc.explanation or exc}") from None
