@@ -11,7 +11,9 @@ did; Docker's layer cache keeps rebuilds after a toolkit change to seconds.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -85,7 +87,7 @@ class ImageBuilder:
         sources = [dockerfile] + (list(_files(self.containers / "toolkit")) if image.toolkit else [])
         for path in sources:
             digest.update(str(path.relative_to(self.containers)).encode() + b"\0" + path.read_bytes() + b"\0")
-        parent = self._image(CATALOG[image.parent].tag) if image.parent else None
+        parent = self._image(CATALOG[image.parent].tag) if image.parent else None  # its id: rebuilt -> us too
         digest.update((parent.id if parent else "").encode())
         return digest.hexdigest()[:16]
 
@@ -112,7 +114,7 @@ class ImageBuilder:
         """Build what is missing or outdated among ``names`` (the framework images when empty) and their
         ancestors; ``force`` rebuilds the named ones. Returns (image, seconds) per image built. A rebuilt
         parent makes its children outdated (their inputs include its id), so they follow."""
-        names = list(names) or [i.name for i in CATALOG.values() if i.repositories]
+        names = list(names) or [i.name for i in CATALOG.values() if i.repositories and i.default]
         built: list[tuple[LocalImage, float]] = []
         for image in self.plan(names):
             forced = force and image.name in names
@@ -122,12 +124,17 @@ class ImageBuilder:
             if image.parent is None:
                 self._build_base(offline, forced, progress)
             else:
+                self._download_wheels(image, progress)
                 self._docker_build(image, progress)
             built.append((image, time.monotonic() - started))
             progress(f"built {image.tag} in {built[-1][1]:.0f} s")
         return built
 
     def _build_base(self, offline: bool, force: bool, progress: Progress) -> None:
+        if shutil.which("docker") is None and not offline:
+            # No docker CLI for the script (the compose emulator container): the registry path only.
+            self._docker_build(CATALOG["base"], progress)
+            return
         args = [str(BASE_SCRIPT)] + (["--strategy", "debootstrap"] if offline else []) + (["--force"] if force else [])
         progress(f"building {CATALOG['base'].tag}: {' '.join(args)}")
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -138,6 +145,24 @@ class ImageBuilder:
             tail = (tail + [line.rstrip()])[-20:]
         if proc.wait() != 0:
             raise BuildError(f"building {CATALOG['base'].tag} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+    def _download_wheels(self, image: LocalImage, progress: Progress) -> None:
+        """Images without Debian packages (TensorFlow): fetch wheels on the host, where pip reaches the
+        index, into containers/<name>/wheels/ for a --no-index install inside the build."""
+        if not image.wheels:
+            return
+        target = self.containers / image.name / "wheels"
+        target.mkdir(parents=True, exist_ok=True)
+        args = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--python-version", "3.11",
+                "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64", "-d", str(target),
+                *image.wheels]
+        progress(f"building {image.tag}: downloading wheels on the host: {' '.join(image.wheels)}")
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
+            raise BuildError(f"building {image.tag} needs {', '.join(image.wheels)} from the Python package index, "
+                             f"and `pip download` failed on this machine:\n{tail}")
+        progress(f"wheels ready in {target} ({len(list(target.glob('*.whl')))} files)")
 
     def _docker_build(self, image: LocalImage, progress: Progress) -> None:
         progress(f"building {image.tag} from containers/{image.name}/Dockerfile ...")

@@ -28,6 +28,8 @@ class LocalImage:
     version: str = ""              # framework version it stands for (1.2-1, 1.7-1, 1.13)
     repositories: tuple[str, ...] = ()   # AWS ECR repositories it answers for
     toolkit: bool = False          # the build context includes containers/toolkit
+    wheels: tuple[str, ...] = ()   # pip requirements downloaded on the host first (no Debian package)
+    default: bool = True           # built by a plain `smlocal images build` / first `smlocal up`
 
     @property
     def framework(self) -> str:
@@ -41,11 +43,14 @@ CATALOG: dict[str, LocalImage] = {image.name: image for image in (
     LocalImage("xgboost", "smlocal/xgboost:1.7-1", "ml-base", "1.7-1", ("sagemaker-xgboost", "xgboost"), True),
     LocalImage("pytorch", "smlocal/pytorch:1.13", "ml-base", "1.13",
                ("pytorch-training", "pytorch-inference", "sagemaker-pytorch"), True),
+    LocalImage("tensorflow", "smlocal/tensorflow:2.13", "ml-base", "2.13",
+               ("tensorflow-training", "tensorflow-inference", "sagemaker-tensorflow"), True,
+               wheels=("tensorflow-cpu==2.13.1",), default=False),
 )}
 FRAMEWORKS = tuple(image for image in CATALOG.values() if image.repositories)
 
 # AWS images smlocal has no local build for, and what to tell the user about them.
-_UNSUPPORTED = re.compile(r"^(tensorflow|mxnet|huggingface|sagemaker-tensorflow|sagemaker-mxnet|"
+_UNSUPPORTED = re.compile(r"^(mxnet|huggingface|sagemaker-mxnet|"
                           r"sagemaker-spark|spark|djl|tei|tgi|sagemaker-.*)")
 
 
@@ -60,7 +65,7 @@ def ancestry(name: str) -> list[LocalImage]:
 
 
 def _version_of(repo: str, tag: str) -> str:
-    if repo.startswith(("pytorch", "sagemaker-pytorch")):
+    if repo.startswith(("pytorch", "sagemaker-pytorch", "tensorflow", "sagemaker-tensorflow")):
         return ".".join(tag.split("-")[0].split(".")[:2])          # 1.13.1-cpu-py39 -> 1.13
     return "-".join(tag.split("-")[:2])                             # 1.2-1-cpu-py3 -> 1.2-1; 1.7-1 -> 1.7-1
 
@@ -120,7 +125,8 @@ def resolve(image: str) -> Resolution:
 
 _EXAMPLE_TAGS = {"sagemaker-scikit-learn": "1.2-1-cpu-py3", "sagemaker-xgboost": "1.7-1", "xgboost": "1",
                  "pytorch-training": "1.13.1-cpu-py39", "pytorch-inference": "1.13.1-cpu-py39",
-                 "sagemaker-pytorch": "1.13.1-cpu-py3"}
+                 "sagemaker-pytorch": "1.13.1-cpu-py3", "tensorflow-training": "2.13.0-cpu-py310",
+                 "tensorflow-inference": "2.13.0-cpu", "sagemaker-tensorflow": "2.13.0-cpu-py3"}
 
 
 def answers_for(image: LocalImage) -> list[str]:

@@ -27,9 +27,9 @@ def test_images_list_and_build_report_current_images(base_image):
     assert "built" in row and "sagemaker-scikit-learn:1.2-1-cpu-py3" in row
     built = runner.invoke(app, ["images", "build", "sklearn"])
     assert built.exit_code == 0 and "all up to date" in built.output
-    unknown = runner.invoke(app, ["images", "build", "tensorflow"])
+    unknown = runner.invoke(app, ["images", "build", "mxnet"])
     assert unknown.exit_code == 1
-    assert "unknown image 'tensorflow'; smlocal builds: base, ml-base, sklearn, xgboost, pytorch" in " ".join(
+    assert "unknown image 'mxnet'; smlocal builds: base, ml-base, sklearn, xgboost, pytorch, tensorflow" in " ".join(
         unknown.output.split())
 
 
@@ -54,9 +54,9 @@ def test_another_framework_version_runs_on_the_nearest_local_image(sm, jobs_gate
 
 def test_an_aws_image_smlocal_does_not_build_fails_with_what_to_do(sm, bucket, unique):
     name = unique
-    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.13-cpu-py310"
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-training:1.9.0-cpu-py38"
     sm.create_training_job(**request(name, image, bucket))
     job = wait(sm, name)
     assert job["TrainingJobStatus"] == "Failed"
-    assert job["FailureReason"].startswith(f"ClientError: The training image {image} is an AWS tensorflow image, "
+    assert job["FailureReason"].startswith(f"ClientError: The training image {image} is an AWS mxnet image, "
                                            "which smlocal does not build")

@@ -52,13 +52,19 @@ def test_other_versions_resolve_to_the_nearest_local_one_with_a_note(uri, local,
 
 
 def test_unknown_aws_images_say_what_to_build_or_tag():
-    uri = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.13-cpu-py310"
+    uri = "763104351884.dkr.ecr.us-east-1.amazonaws.com/mxnet-training:1.9.0-cpu-py38"
     resolution = images.resolve(uri)
     assert resolution.candidates == (uri,)
     assert resolution.missing_reason("training") == (
-        f"The training image {uri} is an AWS tensorflow image, which smlocal does not build (it builds "
-        "sagemaker-scikit-learn, sagemaker-xgboost, pytorch-training). Build or `docker load` an equivalent image "
-        f"and `docker tag` it as {uri} (docs/images.md explains how, e.g. for TensorFlow).")
+        f"The training image {uri} is an AWS mxnet image, which smlocal does not build (it builds "
+        "sagemaker-scikit-learn, sagemaker-xgboost, pytorch-training, tensorflow-training). Build or `docker load` "
+        f"an equivalent image and `docker tag` it as {uri} (docs/images.md explains how, e.g. for TensorFlow).")
+
+
+def test_tensorflow_resolves_to_the_optional_local_image():
+    uri = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-inference:2.13.0-cpu"
+    assert images.resolve(uri).candidates == (uri, "smlocal/tensorflow:2.13")
+    assert not images.CATALOG["tensorflow"].default and images.CATALOG["tensorflow"].wheels
 
 
 def test_catalog_builds_parents_first():
