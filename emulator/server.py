@@ -102,6 +102,7 @@ def create(settings: Settings) -> tuple[FastAPI, Emulator]:
     async def shutdown() -> None:
         emulator.close()
 
+    s3 = settings.s3
     gateway = Gateway(emulator.services, settings.max_body_bytes,
-                      S3Proxy(settings.s3.endpoint) if settings.s3 else None)
+                      S3Proxy(s3.endpoint, s3.access_key, s3.secret_key) if s3 else None)
     return create_app(gateway, health, shutdown, on_startup=startup), emulator

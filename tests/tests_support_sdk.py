@@ -16,7 +16,7 @@ def sdk_environment(monkeypatch, tmp_path: Path, gateway_url: str, s3: S3Setting
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", gateway_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", gateway_url)  # as `smlocal env` does
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret_key)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

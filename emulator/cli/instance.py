@@ -124,7 +124,8 @@ def env_lines(info: RuntimeInfo) -> list[str]:
     """``export`` lines for ``eval "$(smlocal env)"``."""
     values = {
         "AWS_ENDPOINT_URL": info.gateway_url,
-        "AWS_ENDPOINT_URL_S3": info.s3_endpoint,
+        # S3 through the gateway too: it lets the SDK's SSE-KMS uploads through (emulator/s3/sse.py)
+        "AWS_ENDPOINT_URL_S3": info.gateway_url,
         "AWS_ACCESS_KEY_ID": info.access_key,
         "AWS_SECRET_ACCESS_KEY": info.secret_key,
         "AWS_DEFAULT_REGION": info.region,

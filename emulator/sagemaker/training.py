@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from emulator import builtin_metrics
 from emulator.errors import ResourceLimitExceeded, ValidationException
 from emulator.jobs import training_status as status
 from emulator.sagemaker.families import TRAINING_JOB
@@ -82,6 +83,8 @@ class TrainingOps:
         for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining"):
             record.setdefault(flag, False)
         record["HyperParameters"] = params.get("HyperParameters") or {}
+        record["AlgorithmSpecification"] = builtin_metrics.with_defaults(params["AlgorithmSpecification"],
+                                                                         record["HyperParameters"])
         record["TrainingJobStatus"] = status.IN_PROGRESS
         status.transition(record, "Starting", time.time())
         created = self.jobs.create(params["TrainingJobName"], record, params.get("Tags"))

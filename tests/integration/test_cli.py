@@ -78,7 +78,7 @@ def test_env_points_every_client_at_the_instance(instance):
     assert env.returncode == 0, env.stderr
     values = exported(env.stdout)
     assert values["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{instance['port']}"
-    assert values["AWS_ENDPOINT_URL_S3"] == f"http://127.0.0.1:{instance['s3_port']}"
+    assert values["AWS_ENDPOINT_URL_S3"] == f"http://127.0.0.1:{instance['port']}"  # S3 through the gateway
     assert values["AWS_DEFAULT_REGION"] == "us-east-1"
     assert set(values) >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "SAGEMAKER_USER_CONFIG_OVERRIDE"}
     config = Path(values["SAGEMAKER_USER_CONFIG_OVERRIDE"]).read_text()

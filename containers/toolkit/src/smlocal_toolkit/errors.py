@@ -13,8 +13,18 @@ class ExecuteUserScriptError(ClientError):
 
     def __init__(self, cmd: list[str] | str, return_code: int, output: str = "") -> None:
         self.cmd, self.return_code, self.output = cmd, return_code, output
-        text = f"ExecuteUserScriptError:\nExitCode {return_code}"
+        command = cmd if isinstance(cmd, str) else " ".join(cmd)
+        # AWS's toolkit always names ErrorMessage, empty when the framework does not capture stderr.
+        super().__init__(f"ExecuteUserScriptError:\nExitCode {return_code}\nErrorMessage \"{output.strip()}\"\n"
+                         f"Command \"{command}\"")
+
+
+class LegacyExecuteUserScriptError(ExecuteUserScriptError):
+    """The same failure as sagemaker-containers (the legacy toolkit in the XGBoost image) words it."""
+
+    def __init__(self, cmd: list[str] | str, return_code: int, output: str = "") -> None:
+        self.cmd, self.return_code, self.output = cmd, return_code, output
+        text = f"ExecuteUserScriptError:\nCommand \"{cmd if isinstance(cmd, str) else ' '.join(cmd)}\""
         if output:
-            text += f"\nErrorMessage \"{output.strip()}\""
-        text += f"\nCommand \"{cmd if isinstance(cmd, str) else ' '.join(cmd)}\""
-        super().__init__(text)
+            text += f"\n{output}"
+        ClientError.__init__(self, text.strip())

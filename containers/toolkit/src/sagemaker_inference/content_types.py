@@ -1,0 +1,3 @@
+"""``sagemaker_inference.content_types``."""
+
+from smlocal_toolkit.encoders import ANY, CSV, JSON, NPY, NPZ, OCTET_STREAM, UTF8_TYPES  # noqa: F401
