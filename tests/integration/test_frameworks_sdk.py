@@ -107,3 +107,21 @@ def test_pytorch_estimator_fit_and_model_serving_torchscript(sdk, bucket, framew
         assert np.allclose(answer, [[1.0], [3.0]], atol=0.05), answer
     finally:
         predictor.delete_endpoint()
+
+
+def test_tensorflow_estimator_fit_and_serving_savedmodel(sdk, framework_image, capsys):
+    from sagemaker.tensorflow import TensorFlow
+
+    framework_image("tensorflow")
+    estimator = TensorFlow(entry_point="train.py", source_dir=str(CODE / "tensorflow"), framework_version="2.13",
+                           py_version="py310", instance_type="ml.m5.large", instance_count=1, role=ROLE,
+                           hyperparameters={"epochs": 150}, sagemaker_session=sdk)
+    estimator.fit(logs="All")
+    assert "final loss=" in capsys.readouterr().out
+    predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False)
+    _wait_in_service(sdk, estimator.endpoint_name)
+    try:
+        answer = predictor.predict({"instances": [[0.0], [1.0]]})
+        assert np.allclose(answer["predictions"], [[1.0], [3.0]], atol=0.05), answer
+    finally:
+        predictor.delete_endpoint()

@@ -22,6 +22,7 @@ FRAMEWORKS = {
     "sagemaker_sklearn_container": "sklearn",
     "sagemaker_xgboost_container": "xgboost",
     "sagemaker_pytorch_serving_container": "pytorch",
+    "sagemaker_tensorflow_serving_container": "tensorflow",
 }
 
 
@@ -40,12 +41,18 @@ def script_app_factory(env: ServingEnv, framework: str):
     from smlocal_toolkit.serving.http import App
     from smlocal_toolkit.serving.script import ScriptService
 
-    if framework == "pytorch":
+    if framework in ("pytorch", "tensorflow"):
         code_dir = os.path.join(env.model_dir, "code")
         if os.path.isdir(code_dir):
             install_requirements(code_dir)
         module = import_user_module(code_dir, env.module_name or "inference", required=False)
-        chosen, style, max_body = defaults.PytorchDefaults(), "toolkit", _max_body(env, TORCHSERVE_MAX_BODY)
+        if framework == "pytorch":
+            chosen = defaults.PytorchDefaults()
+        else:
+            from smlocal_toolkit.serving.tensorflow import TensorflowDefaults
+
+            chosen = TensorflowDefaults()
+        style, max_body = "toolkit", _max_body(env, TORCHSERVE_MAX_BODY)
     else:
         code_dir = str(prepare_code(env.submit_directory, CODE_DIR))
         install_requirements(code_dir)
