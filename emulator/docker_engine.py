@@ -210,9 +210,16 @@ class DockerEngine:
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             log.warning("log stream of %s ended: %s", container_id[:12], _describe(exc))
 
-    def stop(self, container_id: str, grace_seconds: float) -> None:
-        """SIGTERM, then SIGKILL after ``grace_seconds`` (``docker stop -t``)."""
+    def stop(self, container_id: str, grace_seconds: float, signal: str | None = None) -> None:
+        """SIGTERM (or ``signal``), then SIGKILL after ``grace_seconds`` (``docker stop -t``)."""
         try:
+            if signal is not None:
+                self.client.api.kill(container_id, signal=signal)
+                try:
+                    self.client.api.wait(container_id, timeout=max(0.1, grace_seconds))
+                    return
+                except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                    pass
             self.client.api.stop(container_id, timeout=max(0, int(grace_seconds)))
         except docker.errors.NotFound:
             pass

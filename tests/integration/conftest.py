@@ -76,3 +76,9 @@ def build_image(name: str, tag: str) -> str:
 @pytest.fixture(scope="session")
 def train_image(base_image) -> str:
     return build_image("train", "smlocal-test/train:latest")
+
+
+@pytest.fixture(scope="session")
+def process_image(require_docker) -> str:
+    """A processing image with its own ENTRYPOINT, FROM smlocal/ml-base (python3, pandas, pip)."""
+    return build_image("process", "smlocal-test/process:latest")
