@@ -67,6 +67,9 @@ elif args.mode == "sleep":
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     time.sleep(args.seconds)
+    if os.path.isdir("/opt/ml/processing/output"):
+        with open("/opt/ml/processing/output/slept.txt", "w") as f:
+            f.write(f"slept {args.seconds:g} s")
 elif args.mode == "continuous":
     os.makedirs("/opt/ml/processing/stream", exist_ok=True)
     with open("/opt/ml/processing/stream/first.txt", "w") as f:
