@@ -46,7 +46,7 @@ def instance_type(job: dict[str, Any]) -> str:
 
 
 def resource_config(job: dict[str, Any], current_host: str) -> dict[str, Any]:
-    return {"current_host": current_host, "hosts": host_names(instance_count(job))}
+    return {"current_host": current_host, "hosts": sorted(host_names(instance_count(job)))}   # as training
 
 
 def processing_job_config(job: dict[str, Any]) -> dict[str, Any]:
