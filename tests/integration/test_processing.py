@@ -232,6 +232,14 @@ def test_max_runtime_fails_the_job(sm, bucket, process_image, unique):
                                     "StoppingCondition.MaxRuntimeInSeconds (2 seconds) and was stopped.")
 
 
+def test_instance_type_limits_memory(sm, bucket, process_image, unique):
+    sm.create_processing_job(**request(unique, process_image, bucket, arguments=["--mode", "oom"],
+                                       ProcessingResources={"ClusterConfig": {
+                                           "InstanceCount": 1, "InstanceType": "ml.t3.medium", "VolumeSizeInGB": 5}}))
+    job = wait(sm, unique)
+    assert job["FailureReason"].startswith("OutOfMemoryError: algo-1 ran out of memory (4 GiB on ml.t3.medium)")
+
+
 def test_sharded_inputs_over_two_hosts(sm, s3, bucket, process_image, jobs_gateway, unique):
     for i in range(6):
         s3.put_object(Bucket=bucket, Key=f"{unique}/shards/part-{i}.csv", Body=str(i).encode())

@@ -1,7 +1,8 @@
 """Test processing container: `process [--mode M] [options]`.
 
 evidence (default): writes what it sees (argv, env, config files, the files under
-/opt/ml/processing/input) to <--evidence dir>/<host>.json. Other modes: fail, sleep, continuous, cluster.
+/opt/ml/processing/input) to <--evidence dir>/<host>.json. Other modes: fail, sleep, continuous,
+cluster, oom, binary-message.
 """
 
 import argparse
@@ -82,6 +83,10 @@ elif args.mode == "cluster":
     peers = json.load(open("/opt/ml/config/resourceconfig.json"))["hosts"]
     addresses = {peer: socket.gethostbyname(peer) for peer in peers}
     write_evidence(addresses=addresses)
+elif args.mode == "oom":
+    hog = []
+    while True:
+        hog.append(bytearray(50 * 1024 * 1024))
 elif args.mode == "binary-message":
     with open("/opt/ml/output/message", "wb") as f:
         f.write(b"\xff\xfe\x00bad")
