@@ -40,7 +40,7 @@ class ContinuousUploads:
     def active(self) -> bool:
         return bool(self.watched)
 
-    def watch(self, name: str, directories: list[Path], s3_uri: str) -> None:
+    def watch(self, directories: list[Path], s3_uri: str) -> None:
         bucket, prefix = _split(s3_uri)
         self.watched.append(_Watched(directories, bucket, prefix))
 

@@ -18,7 +18,16 @@ from typing import Any
 
 from emulator.jobs import processing_contract as contract
 from emulator.jobs import training_contract
-from emulator.jobs.container_job import COMPLETED, FAILED, STOPPED, ContainerJob, JobFailure, Outcome, Stopped
+from emulator.jobs.container_job import (
+    COMPLETED,
+    FAILED,
+    STOPPED,
+    ContainerJob,
+    JobFailure,
+    JobServices,
+    Outcome,
+    Stopped,
+)
 from emulator.jobs.continuous_upload import ContinuousUploads
 from emulator.jobs.scheduler import JobControl
 from emulator.jobs.staging import S3Object, StagingError, list_objects, shard
@@ -38,7 +47,7 @@ class ProcessingRun(ContainerJob):
     image_role = "processing"
     stop_signal = "SIGINT"          # StopProcessingJob: SIGINT, then SIGKILL after the grace period
 
-    def __init__(self, services, name: str, control: JobControl) -> None:
+    def __init__(self, services: JobServices, name: str, control: JobControl) -> None:
         super().__init__(services, name, control)
         self.layouts = {h: contract.HostLayout(self.workspace / h) for h in self.hosts}
         self.continuous = ContinuousUploads()
@@ -108,8 +117,8 @@ class ProcessingRun(ContainerJob):
     def announce_continuous(self) -> None:
         for output in self.outputs():
             if output["S3Output"].get("S3UploadMode") == "Continuous":
-                self.continuous.watch(output["OutputName"], [self.layouts[h].local(output["S3Output"]["LocalPath"])
-                                                             for h in self.hosts], output["S3Output"]["S3Uri"])
+                self.continuous.watch([self.layouts[h].local(output["S3Output"]["LocalPath"]) for h in self.hosts],
+                                      output["S3Output"]["S3Uri"])
 
     def while_running(self) -> None:
         if self.continuous.active:
@@ -210,7 +219,7 @@ def _link_tree(source: Path, target: Path) -> None:
         raise StagingError(f"cannot replicate input data to {target}: {exc}") from None
 
 
-def run_processing_job(services, name: str, control: JobControl, reattach: bool = False) -> None:
+def run_processing_job(services: JobServices, name: str, control: JobControl, reattach: bool = False) -> None:
     run = ProcessingRun(services, name, control)
     if reattach:
         run.announce_continuous()

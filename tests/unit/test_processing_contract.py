@@ -127,7 +127,7 @@ def test_continuous_uploads_wait_for_files_to_settle(tmp_path: Path):
     out = tmp_path / "out"
     (out / "sub").mkdir(parents=True)
     uploads, s3 = ContinuousUploads(poll_seconds=0), _FakeS3()
-    uploads.watch("o", [out], "s3://bkt/prefix")
+    uploads.watch([out], "s3://bkt/prefix")
     (out / "sub" / "a.txt").write_text("a1")
     assert uploads.upload_settled(s3) == 0                     # first sight: maybe still being written
     assert uploads.upload_settled(s3) == 1 and s3.objects == {"bkt/prefix/sub/a.txt": b"a1"}
