@@ -81,7 +81,16 @@ elif args.mode == "continuous":
         f.write("second")
 elif args.mode == "cluster":
     peers = json.load(open("/opt/ml/config/resourceconfig.json"))["hosts"]
-    addresses = {peer: socket.gethostbyname(peer) for peer in peers}
+    addresses = {}
+    for peer in peers:      # a peer's name resolves once its container runs: wait, as the toolkits do
+        for _ in range(300):
+            try:
+                addresses[peer] = socket.gethostbyname(peer)
+                break
+            except socket.gaierror:
+                time.sleep(0.1)
+        else:
+            raise SystemExit(f"{peer} never resolved")
     write_evidence(addresses=addresses)
 elif args.mode == "oom":
     hog = []
