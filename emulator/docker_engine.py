@@ -210,13 +210,23 @@ class DockerEngine:
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             log.warning("log stream of %s ended: %s", container_id[:12], _describe(exc))
 
-    def stop(self, container_id: str, grace_seconds: float) -> None:
-        """SIGTERM, then SIGKILL after ``grace_seconds`` (``docker stop -t``)."""
+    def stop(self, container_id: str, grace_seconds: float, signal: str | None = None) -> None:
+        """SIGTERM (or ``signal``), then SIGKILL after ``grace_seconds`` (``docker stop -t``)."""
         try:
-            self.client.api.stop(container_id, timeout=max(0, int(grace_seconds)))
+            if signal is None:
+                self.client.api.stop(container_id, timeout=max(0, int(grace_seconds)))
+                return
+            self.client.api.kill(container_id, signal=signal)
+            try:
+                self.client.api.wait(container_id, timeout=max(0.1, grace_seconds))
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                self.client.api.kill(container_id)       # SIGKILL once the grace period is over
         except docker.errors.NotFound:
             pass
-        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:           # 409: it is not running (any more)
+                log.warning("could not stop %s: %s", container_id[:12], _describe(exc))
+        except requests.exceptions.RequestException as exc:
             log.warning("could not stop %s: %s", container_id[:12], _describe(exc))
 
     def remove(self, container_id: str) -> None:

@@ -16,9 +16,9 @@ from emulator.api.s3proxy import S3Proxy
 from emulator.config import Settings
 from emulator.docker_engine import DockerEngine
 from emulator.identity.service import IdentityOps
+from emulator.jobs.container_job import JobServices
 from emulator.jobs.metrics import MetricStore
 from emulator.jobs.runtime import JobRuntime
-from emulator.jobs.training_runner import JobServices
 from emulator.logs.service import LogsOps
 from emulator.logs.store import LogStore
 from emulator.s3.client import S3Client
@@ -26,6 +26,7 @@ from emulator.sagemaker import families
 from emulator.sagemaker.endpoint_configs import EndpointConfigOps
 from emulator.sagemaker.invocations import InvocationOps
 from emulator.sagemaker.models import ModelOps
+from emulator.sagemaker.processing import ProcessingOps
 from emulator.sagemaker.records import Context, Records
 from emulator.sagemaker.tags import TagOps
 from emulator.sagemaker.training import TrainingOps
@@ -74,9 +75,10 @@ def build(settings: Settings) -> Emulator:
     jobs = JobRuntime(JobServices(ctx, log_store, MetricStore(db), DockerEngine(),
                                   S3Client(settings.s3, settings.region) if settings.s3 else None))
     training = TrainingOps(ctx, launch=jobs.launch_training, request_stop=jobs.stop_training)
+    processing = ProcessingOps(ctx, launch=jobs.launch_processing, request_stop=jobs.stop_processing)
     services = {
         "sagemaker": Service.from_providers(
-            "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx), training],
+            "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx), training, processing],
             defaults=family_defaults(ctx)),
         "sagemaker-runtime": Service.from_providers("sagemaker-runtime", [InvocationOps(ctx)],
                                                     validation_code="ValidationError"),

@@ -1,5 +1,5 @@
 """``smlocal logs JOB [--follow]``: a job's container output, read through the public APIs
-(DescribeTrainingJob + CloudWatch Logs) exactly as the SDK reads it."""
+(Describe*Job + CloudWatch Logs) exactly as the SDK reads it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from emulator.cli.instance import RuntimeInfo
 # job kind -> (Describe operation, name parameter, status field, log group)
 KINDS = {
     "training": ("describe_training_job", "TrainingJobName", "TrainingJobStatus", "/aws/sagemaker/TrainingJobs"),
+    "processing": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus",
+                   "/aws/sagemaker/ProcessingJobs"),
 }
 TERMINAL = {"Completed", "Failed", "Stopped"}
 

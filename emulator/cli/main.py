@@ -215,7 +215,7 @@ def env(data_dir: DataDir = None) -> None:
 
 @app.command("logs")
 def logs_command(
-    job: Annotated[str, typer.Argument(help="Training job name.")],
+    job: Annotated[str, typer.Argument(help="Training or processing job name.")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -225,7 +225,7 @@ def logs_command(
     info = _require_running(_data_dir(data_dir))
     status_ = follow_job(info, job, lambda line: print(line, flush=True), follow)
     if status_ is None:
-        err.print(f"[red]no training job named {job}[/red]")
+        err.print(f"[red]no training or processing job named {job}[/red]")
         raise typer.Exit(1)
     if follow:
         err.print(f"{job}: {status_}")

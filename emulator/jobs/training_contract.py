@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.config import Settings
 from emulator.docker_engine import ContainerSpec
+from emulator.jobs.container_job import host_names
 
 GROUP = "homogeneousCluster"
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"
 KIND = "training-job"
-
-
-def host_names(count: int) -> list[str]:
-    return [f"algo-{i}" for i in range(1, count + 1)]
 
 
 def resource_config(job: dict[str, Any], current_host: str) -> dict[str, Any]:
@@ -99,8 +97,15 @@ class PlatformEnv:
     secret_key: str
 
 
-def environment(job: dict[str, Any], platform: PlatformEnv) -> dict[str, str]:
-    env = {
+def platform(settings: Settings) -> PlatformEnv:
+    s3 = settings.s3
+    return PlatformEnv(settings.region, s3.for_containers if s3 else "", s3.access_key if s3 else "",
+                       s3.secret_key if s3 else "")
+
+
+def platform_environment(platform: PlatformEnv) -> dict[str, str]:
+    """What every job container gets from the platform: region, S3 endpoint and keys."""
+    return {
         "AWS_REGION": platform.region,
         "AWS_DEFAULT_REGION": platform.region,
         "S3_ENDPOINT_URL": platform.s3_endpoint,           # read by the SageMaker toolkits
@@ -108,6 +113,10 @@ def environment(job: dict[str, Any], platform: PlatformEnv) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": platform.access_key,
         "AWS_SECRET_ACCESS_KEY": platform.secret_key,
     }
+
+
+def environment(job: dict[str, Any], platform: PlatformEnv) -> dict[str, str]:
+    env = platform_environment(platform)
     env.update(job.get("Environment") or {})
     env["TRAINING_JOB_NAME"] = job["TrainingJobName"]
     env["TRAINING_JOB_ARN"] = job["TrainingJobArn"]
@@ -145,8 +154,8 @@ class HostLayout:
             path.mkdir(parents=True, exist_ok=True)
 
 
-def labels(job_name: str, host: str | None = None) -> dict[str, str]:
-    found = {"org.smlocal.kind": KIND, "org.smlocal.job": job_name}
+def labels(job_name: str, host: str | None = None, kind: str = KIND) -> dict[str, str]:
+    found = {"org.smlocal.kind": kind, "org.smlocal.job": job_name}
     if host:
         found["org.smlocal.host"] = host
     return found

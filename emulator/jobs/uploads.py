@@ -177,14 +177,18 @@ def upload_tarball(client: S3Client, sources: list[Path], s3_uri: str) -> Transf
 
 
 def upload_tree(client: S3Client, source: Path, s3_uri_prefix: str, workers: int = 8) -> TransferStats:
-    """Upload every file under ``source`` to ``<s3_uri_prefix>/<relative path>`` with ``workers`` threads.
-
-    Symlinks to files inside ``source`` are uploaded with the target's content; symlinks to
-    directories or to anything outside are skipped with a warning (never followed).
-    """
+    """Upload every file under ``source`` to ``<s3_uri_prefix>/<relative path>`` with ``workers`` threads."""
     started = time.monotonic()
-    source = Path(source)
     bucket, prefix = _split(s3_uri_prefix)
+    return upload_files(client, bucket, tree_files(Path(source), prefix), workers, started)
+
+
+def tree_files(source: Path, prefix: str) -> list[tuple[str, Path]]:
+    """(``prefix``/relative path, file) of every file under ``source``.
+
+    Symlinks to files inside ``source`` stand for the target's content; symlinks to directories or
+    to anything outside are skipped with a warning (never followed).
+    """
     prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
     root = source.resolve()
     files: list[tuple[str, Path]] = []
@@ -197,7 +201,13 @@ def upload_tree(client: S3Client, source: Path, s3_uri_prefix: str, workers: int
         elif not stat.S_ISREG(info.st_mode):
             continue
         files.append((prefix + name, path))
+    return files
 
+
+def upload_files(client: S3Client, bucket: str, files: list[tuple[str, Path]], workers: int = 8,
+                 started: float | None = None) -> TransferStats:
+    """Upload each (key, file) to ``bucket`` with ``workers`` threads."""
+    started = time.monotonic() if started is None else started
     # memory: about (workers + files) parts at most, while one big file still uses every worker
     parts_in_flight = max(1, workers // max(1, len(files)))
 
@@ -214,5 +224,3 @@ def upload_tree(client: S3Client, source: Path, s3_uri_prefix: str, workers: int
 
     sizes = _parallel(put, files, workers, "s3-upload")
     return TransferStats(len(files), sum(sizes), time.monotonic() - started)
-
-

@@ -199,9 +199,80 @@ def _(c, name):
     return client_error(c.sm.create_training_job, **_training(name, InputDataConfig=[efs])), {"<name>": "train"}
 
 
+def _processing(name: str, image: str = "smlocal-test/no-such-image:1", **overrides) -> dict:
+    request = {"ProcessingJobName": name, "RoleArn": "arn:aws:iam::123456789012:role/R",
+               "AppSpecification": {"ImageUri": image},
+               "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                         "VolumeSizeInGB": 1}}}
+    request.update(overrides)
+    return request
+
+
+def _processing_input(name: str, local_path: str = "/opt/ml/processing/x", **extra) -> dict:
+    return {"InputName": name, "S3Input": {"S3Uri": "s3://b/in", "LocalPath": local_path, "S3DataType": "S3Prefix",
+                                           "S3InputMode": "File", **extra}}
+
+
 @case("SM13")
 def _(c, name):
-    return _domain_duplicate(c, families.PROCESSING_JOB, name)
+    c.sm.create_processing_job(**_processing(name))
+    return client_error(c.sm.create_processing_job, **_processing(name.upper())), \
+        {"<arn>": arn("processing-job", name)}
+
+
+@case("PJ01")
+def _(c, name):
+    return client_error(c.sm.stop_processing_job, ProcessingJobName=name), {"<name>": name}
+
+
+@case("PJ02")
+def _(c, name):
+    c.sm.create_processing_job(**_processing(name))  # fails at once: the image does not exist
+    deadline = time.monotonic() + 60
+    while c.sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] != "Failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return client_error(c.sm.stop_processing_job, ProcessingJobName=name), {}
+
+
+@case("PJ03")
+def _(c, name):
+    athena = {"InputName": "query", "DatasetDefinition": {"AthenaDatasetDefinition": {
+        "Catalog": "c", "Database": "d", "QueryString": "select 1", "OutputS3Uri": "s3://b/q",
+        "OutputFormat": "PARQUET"}, "LocalPath": "/opt/ml/processing/q"}}
+    return client_error(c.sm.create_processing_job, **_processing(name, ProcessingInputs=[athena])), \
+        {"<name>": "query"}
+
+
+@case("PJ04")
+def _(c, name):
+    return client_error(c.sm.create_processing_job, **_processing(
+        name, ProcessingInputs=[_processing_input("data", "/tmp/x")])), {"<name>": "data"}
+
+
+@case("PJ05")
+def _(c, name):
+    return client_error(c.sm.create_processing_job, **_processing(
+        name, ProcessingInputs=[_processing_input("data", S3InputMode="Pipe")])), {"<name>": "data"}
+
+
+@case("PJ06")
+def _(c, name):
+    spark = "173754725891.dkr.ecr.us-east-1.amazonaws.com/sagemaker-spark-processing:3.3-cpu"
+    return client_error(c.sm.create_processing_job, **_processing(name, spark)), {"<image>": spark}
+
+
+@case("PJ07")
+def _(c, name):
+    return client_error(c.sm.create_processing_job, **_processing(name, ProcessingResources={"ClusterConfig": {
+        "InstanceType": "ml.m5.large", "InstanceCount": 17, "VolumeSizeInGB": 1}})), {}
+
+
+@case("PJ08")
+def _(c, name):
+    output = {"OutputName": "features", "FeatureStoreOutput": {"FeatureGroupName": "fg"}}
+    return client_error(c.sm.create_processing_job, **_processing(
+        name, ProcessingOutputConfig={"Outputs": [output]})), {"<name>": "features"}
 
 
 @case("SM14")

@@ -93,3 +93,9 @@ def framework_image(base_image):
             checked.add(name)
         return CATALOG[name].tag
     return get
+
+
+@pytest.fixture(scope="session")
+def process_image(require_docker) -> str:
+    """A processing image with its own ENTRYPOINT, FROM smlocal/ml-base (python3, pandas, pip)."""
+    return build_image("process", "smlocal-test/process:latest")

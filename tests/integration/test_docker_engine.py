@@ -76,3 +76,25 @@ def test_a_container_joins_extra_networks_with_its_aliases(base_image):
         engine.remove(container)
         engine.remove_network("smlocal-test-primary")
         engine.remove_network("smlocal-test-extra")
+
+
+def test_stop_with_a_signal_then_kill_after_the_grace_period(base_image):
+    import time
+
+    engine = DockerEngine()
+    polite = engine.start(ContainerSpec(name="smlocal-test-sigint", image=base_image, command=[
+        "sh", "-c", "trap 'echo got INT; exit 5' INT; while true; do sleep 0.1; done"]))
+    stubborn = engine.start(ContainerSpec(name="smlocal-test-nosigint", image=base_image, command=[
+        "sh", "-c", "trap '' INT; while true; do sleep 0.1; done"]))
+    try:
+        time.sleep(0.5)
+        engine.stop(polite, 10, "SIGINT")
+        assert engine.wait(polite, timeout=5) == 5
+        assert [text for _, text in engine.logs(polite)] == ["got INT"]
+        started = time.monotonic()
+        engine.stop(stubborn, 1, "SIGINT")
+        assert engine.wait(stubborn, timeout=5) == 137 and time.monotonic() - started < 5
+        engine.stop(stubborn, 1, "SIGINT")          # no longer running: nothing to do, no error
+    finally:
+        engine.remove(polite)
+        engine.remove(stubborn)

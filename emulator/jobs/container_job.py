@@ -1,0 +1,325 @@
+"""What every job that runs containers does (training, processing): find the image, download inputs
+with progress and Stop checks, start one container per host on a per-job network, follow their logs,
+wait for exits / Stop / MaxRuntime, reattach after a restart, and clean up.
+
+Subclasses (``TrainingRun``, ``ProcessingRun``) add what their contract says: config files, specs,
+outputs and how the record tells the outcome.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emulator import images, instances
+from emulator.config import Settings
+from emulator.docker_engine import ContainerSpec, DockerEngine, DockerError
+from emulator.jobs.log_pump import LogPump
+from emulator.jobs.metrics import MetricStore
+from emulator.jobs.scheduler import JobControl
+from emulator.jobs.staging import S3Object, StagingError, download, human_size
+from emulator.logs.store import LogStore
+from emulator.s3.client import S3Client, S3Error
+from emulator.sagemaker.families import Family
+from emulator.sagemaker.records import Context, Records
+
+log = logging.getLogger(__name__)
+IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
+ACTIVE = (IN_PROGRESS, STOPPING)
+TERMINAL = (COMPLETED, FAILED, STOPPED)
+Outcome = tuple[str, "str | None", "int | None"]   # (completed|failed|stopped|max-runtime, host, exit code)
+
+
+class JobFailure(Exception):
+    """Ends a job as Failed with this FailureReason (already prefixed: ClientError:, AlgorithmError:)."""
+
+
+class Stopped(Exception):
+    """A Stop arrived before the containers started."""
+
+
+@dataclass
+class JobServices:
+    """Everything a job runner needs: durable state, Docker and S3 (injected, so tests can swap)."""
+
+    ctx: Context
+    logs: LogStore
+    metrics: MetricStore
+    docker: DockerEngine
+    s3: S3Client | None
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+
+def host_names(count: int) -> list[str]:
+    return [f"algo-{i}" for i in range(1, count + 1)]
+
+
+class ContainerJob:
+    family: Family
+    log_group: str
+    work_dir: str             # under <data dir>/jobs/
+    image_role: str           # "training", "processing": names the image in error messages
+    stop_signal: str | None = None   # None: the image's StopSignal (SIGTERM), as `docker stop`
+
+    def __init__(self, services: JobServices, name: str, control: JobControl) -> None:
+        self.services, self.name, self.control = services, name, control
+        self.records = Records(services.ctx, self.family)
+        self.job = self.records.get(name)
+        self.status_field = self.family.status_field or ""
+        self.hosts = host_names(self.instance_count())
+        self.workspace = services.settings.data_dir / "jobs" / self.work_dir / name.lower()
+        self.containers: dict[str, str] = {}
+        self.pumps: dict[str, LogPump] = {}
+        self.image = self.job.get("_smlocal", {}).get("image", "")
+
+    # --- what subclasses define ----------------------------------------------------------------------
+    def instance_count(self) -> int:
+        raise NotImplementedError
+
+    def instance_type(self) -> str:
+        raise NotImplementedError
+
+    def labels(self, host: str | None = None) -> dict[str, str]:
+        raise NotImplementedError
+
+    def network(self) -> str:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Stage everything and start the containers (``launch``)."""
+        raise NotImplementedError
+
+    def conclude(self, outcome: Outcome) -> None:
+        raise NotImplementedError
+
+    def end_stopped(self) -> None:
+        raise NotImplementedError
+
+    def end_failed(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def line_callback(self) -> Callable[[int, str], None] | None:
+        return None
+
+    # --- record ----------------------------------------------------------------------------------------
+    def update(self, change) -> dict[str, Any]:
+        self.job = self.records.update(self.name, change)
+        return self.job
+
+    def refresh(self) -> dict[str, Any]:
+        self.job = self.records.get(self.name)
+        return self.job
+
+    def remember(self, **fields: Any) -> None:
+        """Private bookkeeping (image, containers, streams) kept in the record for restart recovery."""
+        self.update(lambda record: record.setdefault("_smlocal", {}).update(fields))
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.control.stop.is_set() or self.job[self.status_field] == STOPPING
+
+    # --- the whole run -------------------------------------------------------------------------------
+    def run(self, reattach: bool = False) -> None:
+        if self.job[self.status_field] not in ACTIVE:
+            return
+        try:
+            if self.stop_requested and not reattach:
+                self.end_stopped()
+                return
+            if reattach:
+                self.reattach()
+            else:
+                self.prepare()
+            self.conclude(self.wait())
+        except Stopped:
+            self.end_stopped()
+        except JobFailure as failure:
+            self.fail(str(failure))
+        except (StagingError, S3Error, DockerError) as exc:
+            self.fail(f"ClientError: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug must still end the job, not leave it InProgress
+            log.exception("%s %s failed inside smlocal", self.family.kind, self.name)
+            self.fail(f"InternalServerError: smlocal failed while running the job ({type(exc).__name__}: {exc}); "
+                      "see the smlocal log.")
+        finally:
+            self.cleanup()
+
+    def fail(self, reason: str) -> None:
+        if self.containers:
+            self.stop_containers()
+        self.join_logs(10)
+        log.info("%s %s failed: %s", self.family.kind, self.name, reason)
+        self.end_failed(reason)
+
+    # --- image and inputs ----------------------------------------------------------------------------
+    def find_image(self, requested: str) -> str:
+        resolution = images.resolve(requested)
+        for candidate in resolution.candidates:
+            if self.services.docker.image_exists(candidate):
+                self.image = candidate
+                self.remember(image=candidate, image_note=resolution.note if candidate != requested else "")
+                return candidate
+        raise JobFailure("ClientError: " + resolution.missing_reason(self.image_role))
+
+    def s3(self) -> S3Client:
+        if self.services.s3 is None:
+            raise JobFailure("ClientError: smlocal runs without an S3 server; start it with `smlocal up`.")
+        return self.services.s3
+
+    def fetch(self, plans: list[tuple[list[S3Object], Path]], report: Callable[[str], None] | None = None) -> None:
+        """Download each (objects, target directory); ``report`` gets progress texts (at most 2/s).
+        A Stop request ends the downloads (``Stopped``)."""
+        total_bytes = sum(o.size for objects, _ in plans for o in objects)
+        total_objects = sum(len(objects) for objects, _ in plans)
+        done = {"bytes": 0, "objects": 0}
+        last = [0.0]
+
+        def progress(objects_done: int, _objects: int, bytes_done: int, _bytes: int) -> None:
+            if self.control.stop.is_set():
+                raise Stopped  # staging threads finish their current object and give up
+            now = time.monotonic()
+            if report is None or (now - last[0] < 0.5 and bytes_done < _bytes):
+                return
+            last[0] = now
+            report(f"Downloading input data: {human_size(done['bytes'] + bytes_done)} of "
+                   f"{human_size(total_bytes)} ({done['objects'] + objects_done} of {total_objects} objects)")
+
+        for objects, target in plans:
+            target.mkdir(parents=True, exist_ok=True)
+            stats = download(self.s3(), objects, target, progress)
+            done["bytes"] += stats.bytes
+            done["objects"] += stats.objects
+        if total_objects and report is not None:
+            report(f"Downloaded input data: {human_size(total_bytes)} in {total_objects} objects")
+
+    # --- containers ----------------------------------------------------------------------------------
+    def limits(self) -> tuple[int | None, int | None]:
+        return instances.container_limits(self.instance_type())
+
+    def launch(self, specs: dict[str, ContainerSpec], isolated: bool = False) -> None:
+        """Create every host's container on the job's network, then start them together and follow logs."""
+        docker = self.services.docker
+        for stale in docker.find(self.labels()):  # from a run cut short
+            docker.remove(stale.id)
+        docker.create_network(self.network(), self.labels(), internal=isolated)
+        started = time.time()
+        streams = {h: f"{self.name}/{h}-{int(started)}" for h in self.hosts}
+        for host, spec in specs.items():  # every host exists before any starts, as on SageMaker
+            self.containers[host] = docker.create(spec)
+        self.remember(containers=dict(self.containers), streams=streams, started=started)
+        note = self.job.get("_smlocal", {}).get("image_note")
+        for host in self.hosts if note else ():  # e.g. the nearest local framework version was used
+            self.services.logs.append(self.log_group, streams[host], [(int(started * 1000), note)])
+        with ThreadPoolExecutor(len(self.hosts)) as pool:  # start together; a failure re-raises here
+            list(pool.map(lambda h: docker.start_created(self.containers[h], specs[h]), self.hosts))
+        for host in self.hosts:
+            self.follow(host, streams[host])
+
+    def follow(self, host: str, stream: str, since_ms: int | None = None,
+               seen: collections.Counter | None = None) -> None:
+        self.pumps[host] = LogPump(self.services.docker, self.containers[host], self.services.logs, self.log_group,
+                                   stream, self.line_callback(), since_ms, seen).start()
+
+    def reattach(self) -> None:
+        private = self.job.get("_smlocal", {})
+        found = {c.labels.get("org.smlocal.host"): c for c in self.services.docker.find(self.labels())}
+        if not private.get("containers") or any(h not in found for h in self.hosts):
+            state = self.job.get("SecondaryStatus") or self.job[self.status_field]
+            raise JobFailure(
+                f"InternalServerError: smlocal stopped while the job was {state} and "
+                "its containers are gone, so it cannot continue; create the job again under a new name.")
+        self.containers = {h: found[h].id for h in self.hosts}
+        for host in self.hosts:
+            stream = private["streams"][host]
+            last = self.services.logs.last_event(self.log_group, stream)
+            since, seen = (last[0], collections.Counter(last[1])) if last else (None, None)
+            self.follow(host, stream, since, seen)
+
+    def wait(self) -> Outcome:
+        """Until every host exits, one fails, a Stop arrives or MaxRuntime passes."""
+        exits: queue.Queue[tuple[str, int]] = queue.Queue()
+        for host, container in self.containers.items():
+            threading.Thread(target=self._wait_one, args=(host, container, exits), daemon=True).start()
+        started = self.job.get("_smlocal", {}).get("started", time.time())
+        limit = self.job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)
+        remaining = set(self.containers)
+        while remaining:
+            try:
+                host, code = exits.get(timeout=0.25)
+            except queue.Empty:
+                if self.control.stop.is_set() or self.refresh()[self.status_field] == STOPPING:
+                    return "stopped", None, None
+                if time.time() - started > limit:
+                    return "max-runtime", None, None
+                self.while_running()
+                continue
+            remaining.discard(host)
+            if code != 0:
+                return "failed", host, code
+        return "completed", None, None
+
+    def while_running(self) -> None:
+        """Called about 4 times a second while containers run (continuous uploads)."""
+
+    def _wait_one(self, host: str, container: str, exits: queue.Queue) -> None:
+        while True:
+            try:
+                exits.put((host, self.services.docker.wait(container, timeout=3600)))
+                return
+            except TimeoutError:
+                continue
+            except DockerError:
+                exits.put((host, -1))
+                return
+
+    def stop_containers(self) -> None:
+        grace = self.services.settings.stop_grace_seconds
+        threads = [threading.Thread(target=self.services.docker.stop, args=(c, grace, self.stop_signal), daemon=True)
+                   for c in self.containers.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def join_logs(self, timeout: float) -> None:
+        for pump in self.pumps.values():
+            pump.join(timeout)
+
+    def log_tail(self, host: str, chars: int = 700) -> str:
+        return "\n".join(self.pumps[host].tail if host in self.pumps else [])[-chars:]
+
+    def out_of_memory(self, host: str) -> str | None:
+        """An OutOfMemoryError reason when ``host``'s container was OOM-killed."""
+        state = self.services.docker.state(self.containers[host])
+        if state is None or not state.oom_killed:
+            return None
+        memory = instances.shape(self.instance_type())
+        size = f" ({memory.memory_gib:g} GiB on {self.instance_type()})" if memory else ""
+        return (f"OutOfMemoryError: {host} ran out of memory{size} and was killed. Use an instance type "
+                "with more memory, or set SMLOCAL_INSTANCE_LIMITS=off.")
+
+    def cleanup(self) -> None:
+        """Remove the job's containers, network and work directory (outputs are in S3 by now)."""
+        docker = self.services.docker
+        try:
+            for container in self.containers.values():
+                docker.remove(container)
+            if self.image:  # Docker answered for this job, so it may hold a network and root-owned files
+                docker.remove_network(self.network())
+                docker.remove_tree(self.workspace, self.image)
+                return
+        except DockerError as exc:
+            log.warning("cleanup of %s %s incomplete: %s", self.family.kind, self.name, exc)
+        shutil.rmtree(self.workspace, ignore_errors=True)
