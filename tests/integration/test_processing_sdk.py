@@ -7,9 +7,7 @@ resolves to); the other processors run images/process (FROM smlocal/ml-base: pyt
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import textwrap
 
 import botocore.exceptions
@@ -138,17 +136,10 @@ def test_framework_processor_with_source_dir_and_requirements(sdk, s3, bucket, p
         os.makedirs("/opt/ml/processing/out", exist_ok=True)
         open("/opt/ml/processing/out/greeting.txt", "w").write(greet(sys.argv[1]) + " " + sys.argv[2])
         """))
-    # source_dir as an S3 tarball: the SDK uploads a local source_dir with ServerSideEncryption aws:kms
-    # and no key id, which the embedded SeaweedFS refuses (see the processing docs)
-    packed = io.BytesIO()
-    with tarfile.open(fileobj=packed, mode="w:gz") as tar:
-        for path in sorted(source.rglob("*")):
-            tar.add(path, arcname=str(path.relative_to(source)), recursive=False)
-    s3.put_object(Bucket=bucket, Key="framework-proc/sourcedir.tar.gz", Body=packed.getvalue())
     processor = FrameworkProcessor(estimator_cls=SKLearn, framework_version="1.2-1", image_uri=process_image,
                                    role=ROLE, instance_type="ml.m5.large", instance_count=1,
                                    sagemaker_session=sdk, base_job_name="framework-proc")
-    processor.run(code="main.py", source_dir=f"s3://{bucket}/framework-proc/sourcedir.tar.gz",
+    processor.run(code="main.py", source_dir=str(source),  # uploaded by the SDK with SSE-KMS
                   arguments=["world", "--flag"],
                   outputs=[ProcessingOutput(source="/opt/ml/processing/out", output_name="out")],
                   wait=True, logs=False)
