@@ -76,3 +76,8 @@ def build_image(name: str, tag: str) -> str:
 @pytest.fixture(scope="session")
 def train_image(base_image) -> str:
     return build_image("train", "smlocal-test/train:latest")
+
+
+@pytest.fixture(scope="session")
+def serve_image(base_image) -> str:
+    return build_image("serve", "smlocal-test/serve:latest")
