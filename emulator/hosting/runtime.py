@@ -100,10 +100,14 @@ class HostingRuntime:
             raise
 
     def _serve(self, name: str, deployment: Deployment, config_name: str, capture: dict[str, Any] | None) -> None:
-        """Make ``deployment`` the endpoint's: route traffic to it and describe it in the record."""
+        """Make ``deployment`` the endpoint's: route traffic to it, retire the one it replaces (after its
+        in-flight requests), then describe it in the record (InService)."""
         assert deployment.route is not None
         self.router.publish(deployment.route)
+        old = self.live.get(name.lower())
         self.live[name.lower()] = deployment
+        if old is not None and old is not deployment:
+            self._retire(old)
 
         def change(record: dict[str, Any]) -> None:
             record.update(EndpointStatus=IN_SERVICE, EndpointConfigName=config_name,
@@ -157,10 +161,8 @@ class HostingRuntime:
             self._set(name, EndpointStatus=IN_SERVICE, FailureReason=f"Update failed: {exc}")
             self.endpoints.update(name, lambda r: r.get("_smlocal", {}).pop("target", None))
             return
-        old = self.live.get(name.lower())
         self._set(name, FailureReason=None)
         self._serve(name, deployment, target["config"], target.get("capture"))
-        self._retire(old)
 
     def reweight(self, name: str, weights: dict[str, float]) -> None:
         """Weights only: the same containers, a new route (no restart)."""

@@ -152,3 +152,105 @@ def test_serial_pipeline_chains_containers(jobs_gateway, serve_image, unique):
                        match=r"Received server error \(500\) from pre with message \"boom\""):
         runtime.invoke_endpoint(EndpointName=unique, Body=b"status:500:boom")
     delete(sm, unique)
+
+
+def test_update_endpoint_under_load_fails_no_request(jobs_gateway, serve_image, unique):
+    import threading
+
+    sm, runtime = jobs_gateway.client("sagemaker"), jobs_gateway.client("sagemaker-runtime")
+    deploy(sm, unique, serve_image, env={"TAG": "v1"})
+    old_ids = {c.id for c in endpoint_containers(unique)}
+    sm.create_model(ModelName=unique + "-v2", PrimaryContainer={"Image": serve_image, "Environment": {"TAG": "v2"}},
+                    ExecutionRoleArn=ROLE)
+    sm.create_endpoint_config(EndpointConfigName=unique + "-v2", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": unique + "-v2", "InitialInstanceCount": 2,
+         "InstanceType": "ml.m5.large"}])
+    stop, answers, failures = threading.Event(), [], []
+
+    def hammer() -> None:
+        client = jobs_gateway.client("sagemaker-runtime")
+        while not stop.is_set():
+            try:
+                answers.append(client.invoke_endpoint(EndpointName=unique, Body=b"q")["Body"].read())
+            except Exception as exc:  # noqa: BLE001 - counted, the test asserts there are none
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        sm.update_endpoint(EndpointName=unique, EndpointConfigName=unique + "-v2")
+        assert sm.describe_endpoint(EndpointName=unique)["EndpointStatus"] == "Updating"
+        with pytest.raises(botocore.exceptions.ClientError, match="Cannot update in-progress endpoint"):
+            sm.delete_endpoint(EndpointName=unique)
+        described = wait_endpoint(sm, unique)
+        import time
+        time.sleep(1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert described["EndpointStatus"] == "InService" and described["EndpointConfigName"] == unique + "-v2"
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    assert b"v1:q" in answers and answers[-1] == b"v2:q" and set(answers) == {b"v1:q", b"v2:q"}
+    current = {c.id for c in endpoint_containers(unique)}
+    assert len(current) == 2 and not current & old_ids
+    delete(sm, unique)
+
+
+def test_data_capture_writes_json_lines_in_sagemakers_layout(jobs_gateway, serve_image, s3, bucket, unique):
+    import time
+
+    sm, runtime = jobs_gateway.client("sagemaker"), jobs_gateway.client("sagemaker-runtime")
+    described = deploy(sm, unique, serve_image, DataCaptureConfig={
+        "EnableCapture": True, "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": f"s3://{bucket}/capture/{unique}",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]})
+    assert described["DataCaptureConfig"] == {
+        "EnableCapture": True, "CaptureStatus": "Started", "CurrentSamplingPercentage": 100,
+        "DestinationS3Uri": f"s3://{bucket}/capture/{unique}"}
+    runtime.invoke_endpoint(EndpointName=unique, Body=b"1,2\n", ContentType="text/csv", InferenceId="id-1")
+    runtime.invoke_endpoint(EndpointName=unique, Body=b"\x00\x01", ContentType="application/octet-stream")
+    deadline, keys = time.monotonic() + 10, []
+    while time.monotonic() < deadline and not keys:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"capture/{unique}/").get("Contents", [])]
+        time.sleep(0.2)
+    assert keys, "no capture file written"
+    parts = keys[0].split("/")
+    assert parts[2:4] == [unique, "AllTraffic"] and len(parts) == 9 and parts[-1].endswith(".jsonl")
+    assert [len(p) for p in parts[4:8]] == [4, 2, 2, 2]
+    lines = []
+    for key in keys:
+        lines += s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 2
+    first = next(r for r in records if r["eventMetadata"].get("inferenceId") == "id-1")
+    assert first["captureData"]["endpointInput"] == {"observedContentType": "text/csv", "mode": "INPUT",
+                                                     "data": "1,2\n", "encoding": "CSV"}
+    assert first["captureData"]["endpointOutput"]["encoding"] == "JSON"
+    assert json.loads(first["captureData"]["endpointOutput"]["data"])["predictions"] == [3.0]
+    binary = next(r for r in records if r is not first)
+    assert binary["captureData"]["endpointInput"] == {"observedContentType": "application/octet-stream",
+                                                      "mode": "INPUT", "data": "AAE=", "encoding": "BASE64"}
+    assert first["eventVersion"] == "0"
+    delete(sm, unique)
+
+
+def test_network_isolation_gives_no_network_and_no_s3_keys(jobs_gateway, serve_image, unique):
+    sm, runtime = jobs_gateway.client("sagemaker"), jobs_gateway.client("sagemaker-runtime")
+    sm.create_model(ModelName=unique, PrimaryContainer={"Image": serve_image}, ExecutionRoleArn=ROLE,
+                    EnableNetworkIsolation=True)
+    sm.create_endpoint_config(EndpointConfigName=unique, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": unique, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sm.create_endpoint(EndpointName=unique, EndpointConfigName=unique)
+    assert wait_endpoint(sm, unique)["EndpointStatus"] == "InService"
+    seen = json.loads(runtime.invoke_endpoint(EndpointName=unique, Body=b"inspect")["Body"].read())
+    assert "S3_ENDPOINT_URL" not in seen["env"] and "AWS_SECRET_ACCESS_KEY" not in seen["env"]
+    (container,) = endpoint_containers(unique)
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    assert len(networks) == 1
+    network = docker.from_env().networks.get(next(iter(networks)))
+    assert network.attrs["Internal"] is True
+    assert container.attrs["NetworkSettings"]["Ports"] in ({}, None)
+    delete(sm, unique)
