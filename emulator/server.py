@@ -57,6 +57,7 @@ class Emulator:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.hosting.shutdown()
         self.db.close()
 
 

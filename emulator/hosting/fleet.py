@@ -86,7 +86,7 @@ class Fleet:
         return root / deployment if deployment else root
 
     def home_label(self) -> dict[str, str]:
-        return {"org.smlocal.home": str(self.services.settings.data_dir)}
+        return home_label(self.services.settings.data_dir)
 
     # --- start -------------------------------------------------------------------------------------
     def start(self, endpoint: str, variants: list[dict[str, Any]], capture: object | None = None) -> Deployment:
@@ -285,6 +285,24 @@ class Fleet:
         for state in self.docker.find({**contract.labels(endpoint), **self.home_label()}):
             if state.labels.get("org.smlocal.deployment") not in keep:
                 self._remove(state.id, 1)
+
+
+def home_label(data_dir: Path) -> dict[str, str]:
+    """Which smlocal (by data directory) an endpoint container belongs to."""
+    return {"org.smlocal.home": str(Path(data_dir).expanduser().resolve())}
+
+
+def stop_all(docker: DockerEngine, data_dir: Path, grace: float = 5) -> int:
+    """``smlocal down``: stop and remove every endpoint container of the smlocal using ``data_dir``.
+    The endpoints stay InService in the records and start again on the next ``smlocal up``."""
+    found = docker.find({"org.smlocal.kind": contract.KIND, **home_label(data_dir)})
+    threads = [threading.Thread(target=lambda c=c: (docker.stop(c.id, grace), docker.remove(c.id)), daemon=True)
+               for c in found]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(found)
 
 
 def instance_count(variant: dict[str, Any]) -> int:

@@ -193,6 +193,12 @@ class HostingRuntime:
         except Exception:  # noqa: BLE001 - already gone
             pass
 
+    def shutdown(self) -> None:
+        """The gateway stops: flush captured data; containers keep running for the next start."""
+        for deployment in list(self.live.values()):
+            if deployment.route is not None and deployment.route.capture is not None:
+                deployment.route.capture.close()
+
     # --- start-up ------------------------------------------------------------------------------------
     def recover(self) -> None:
         """Endpoints a previous run left: reattach to their running containers, or start them again."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 
 import botocore.exceptions
 import docker
@@ -155,9 +157,7 @@ def test_serial_pipeline_chains_containers(jobs_gateway, serve_image, unique):
 
 
 def test_update_endpoint_under_load_fails_no_request(jobs_gateway, serve_image, unique):
-    import threading
-
-    sm, runtime = jobs_gateway.client("sagemaker"), jobs_gateway.client("sagemaker-runtime")
+    sm = jobs_gateway.client("sagemaker")
     deploy(sm, unique, serve_image, env={"TAG": "v1"})
     old_ids = {c.id for c in endpoint_containers(unique)}
     sm.create_model(ModelName=unique + "-v2", PrimaryContainer={"Image": serve_image, "Environment": {"TAG": "v2"}},
@@ -184,7 +184,6 @@ def test_update_endpoint_under_load_fails_no_request(jobs_gateway, serve_image, 
         with pytest.raises(botocore.exceptions.ClientError, match="Cannot update in-progress endpoint"):
             sm.delete_endpoint(EndpointName=unique)
         described = wait_endpoint(sm, unique)
-        import time
         time.sleep(1)
     finally:
         stop.set()
@@ -200,8 +199,6 @@ def test_update_endpoint_under_load_fails_no_request(jobs_gateway, serve_image, 
 
 
 def test_data_capture_writes_json_lines_in_sagemakers_layout(jobs_gateway, serve_image, s3, bucket, unique):
-    import time
-
     sm, runtime = jobs_gateway.client("sagemaker"), jobs_gateway.client("sagemaker-runtime")
     described = deploy(sm, unique, serve_image, DataCaptureConfig={
         "EnableCapture": True, "InitialSamplingPercentage": 100,
