@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body go out in separate writes
 
     def log_message(self, *args) -> None:
         pass

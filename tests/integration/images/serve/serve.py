@@ -70,6 +70,7 @@ def predict(body, content_type):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body go out in separate writes
 
     def log_message(self, fmt, *args):
         print(f"{self.command} {self.path}", flush=True)
