@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from emulator import __version__
 from emulator.api.app import create_app
 from emulator.api.dispatch import Service
+from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
 from emulator.api.s3proxy import S3Proxy
 from emulator.config import Settings
@@ -96,7 +97,8 @@ def build(settings: Settings) -> Emulator:
     return Emulator(settings, db, ctx, log_store, services, jobs, hosting)
 
 
-def create(settings: Settings) -> tuple[FastAPI, Emulator]:
+def create(settings: Settings) -> tuple[Any, Emulator]:
+    """The ASGI application (FastAPI behind the invocation fast path) and the emulator it serves."""
     emulator = build(settings)
 
     def health() -> dict[str, Any]:
@@ -112,4 +114,5 @@ def create(settings: Settings) -> tuple[FastAPI, Emulator]:
 
     gateway = Gateway(emulator.services, settings.max_body_bytes,
                       S3Proxy(settings.s3.endpoint) if settings.s3 else None)
-    return create_app(gateway, health, shutdown, on_startup=startup), emulator
+    app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup)
+    return InvocationFastPath(app, gateway), emulator
