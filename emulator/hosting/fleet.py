@@ -117,7 +117,7 @@ class Fleet:
         settings = self.services.settings
         for variant in deployment.variants:
             name = variant["VariantName"]
-            model = self.models.find(variant["ModelName"])
+            model = variant.get("_model") or self.models.find(variant["ModelName"])
             if model is None:
                 raise DeploymentFailure(f"Could not find model \"{self.models.arn(variant['ModelName'])}\".")
             containers = contract.model_containers(model)

@@ -11,7 +11,7 @@ import time
 from typing import Any, Protocol
 
 from emulator.errors import ValidationException
-from emulator.sagemaker.families import ENDPOINT, ENDPOINT_CONFIG
+from emulator.sagemaker.families import ENDPOINT, ENDPOINT_CONFIG, MODEL
 from emulator.sagemaker.records import Context, Records
 
 IN_SERVICE, CREATING, UPDATING, DELETING, FAILED = "InService", "Creating", "Updating", "Deleting", "Failed"
@@ -32,10 +32,21 @@ def _target(config: dict[str, Any], variants: list[dict[str, Any]] | None = None
             "capture": config.get("DataCaptureConfig")}
 
 
+def _with_models(models: Records, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each variant with a snapshot of its model, taken now: as on SageMaker, an endpoint keeps
+    serving (and restarting) what it was created with even if the model is deleted later."""
+    for variant in variants:
+        if "_model" not in variant:
+            model = models.get(variant["ModelName"])     # 'Could not find model "<arn>".'
+            variant["_model"] = {k: v for k, v in model.items() if k != "_smlocal"}
+    return variants
+
+
 class EndpointOps:
     def __init__(self, ctx: Context, hosting: Hosting) -> None:
         self.endpoints = Records(ctx, ENDPOINT)
         self.configs = Records(ctx, ENDPOINT_CONFIG)
+        self.models = Records(ctx, MODEL)
         self.hosting = hosting
 
     def _in_progress(self, record: dict[str, Any]) -> ValidationException:
@@ -43,9 +54,11 @@ class EndpointOps:
 
     def create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         config = self.configs.get(params["EndpointConfigName"])
+        target = _target(config)
+        _with_models(self.models, target["variants"])
         record = {k: v for k, v in params.items() if k not in ("Tags", "DeploymentConfig")}
         record.update(EndpointConfigName=config["EndpointConfigName"], EndpointStatus=CREATING,
-                      _smlocal={"target": _target(config)})
+                      _smlocal={"target": target})
         if params.get("DeploymentConfig"):
             record["_smlocal"]["deployment_config"] = params["DeploymentConfig"]
         created = self.endpoints.create(params["EndpointName"], record, params.get("Tags"))
@@ -69,7 +82,7 @@ class EndpointOps:
     def update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         current = self.endpoints.get(params["EndpointName"])
         config = self.configs.get(params["EndpointConfigName"])
-        variants = [dict(v) for v in config["ProductionVariants"]]
+        variants = _with_models(self.models, [dict(v) for v in config["ProductionVariants"]])
         if params.get("RetainAllVariantProperties"):
             excluded = {p["VariantPropertyType"] for p in params.get("ExcludeRetainedVariantProperties", [])}
             running = {v["VariantName"]: v for v in self.hosting.current_variants(current["EndpointName"]) or []}

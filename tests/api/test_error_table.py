@@ -435,6 +435,15 @@ def _(c, name):
                         ProductionVariants=[{**_variant(name), "InitialInstanceCount": 17}]), {"<name>": "AllTraffic"}
 
 
+@case("HO12")
+def _(c, name):
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    c.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[_variant(name)])
+    c.sm.delete_model(ModelName=name)
+    return client_error(c.sm.create_endpoint, EndpointName=name, EndpointConfigName=name), \
+        {"<arn>": arn("model", name.lower())}
+
+
 def _routed(c, name: str) -> str:
     """A live route for ``name`` to the in-process fake container (tests/api/fake_container.py)."""
     c.gateway.emulator.hosting.router.publish(Route(name, [VariantRoute("AllTraffic", 1.0, [Instance([Target(

@@ -135,6 +135,14 @@ def test_two_endpoints_and_weighted_variants(jobs_gateway, serve_image, unique):
     assert {v["VariantName"]: v["CurrentWeight"] for v in described["ProductionVariants"]} == {"A": 0.0, "B": 1.0}
     assert {runtime.invoke_endpoint(EndpointName=unique, Body=b"q")["InvokedProductionVariant"]
             for _ in range(20)} == {"B"}
+    sm.delete_model(ModelName=unique)     # the endpoint keeps the model it was created with
+    sm.update_endpoint_weights_and_capacities(EndpointName=unique, DesiredWeightsAndCapacities=[
+        {"VariantName": "B", "DesiredInstanceCount": 1}])
+    described = wait_endpoint(sm, unique)
+    assert {v["VariantName"]: v["CurrentInstanceCount"] for v in described["ProductionVariants"]} == {"A": 1, "B": 1}
+    assert described["ProductionVariants"][0]["CurrentWeight"] == 0.0
+    assert len(endpoint_containers(unique)) == 2
+    assert runtime.invoke_endpoint(EndpointName=unique, Body=b"q", TargetVariant="B")["Body"].read() == b"b:q"
     delete(sm, unique)
     delete(sm, unique + "-2")
 
