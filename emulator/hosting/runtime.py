@@ -107,6 +107,10 @@ class HostingRuntime:
         old = self.live.get(name.lower())
         self.live[name.lower()] = deployment
         if old is not None and old is not deployment:
+            # the record names the new containers before the old ones go, so a crash in between
+            # leaves recovery something that exists
+            self.endpoints.update(name, lambda r: r.setdefault("_smlocal", {}).update(
+                deployment=deployment.bookkeeping(), capture=capture))
             self._retire(old)
 
         def change(record: dict[str, Any]) -> None:
@@ -242,6 +246,11 @@ class HostingRuntime:
                 self._serve(name, found, record["EndpointConfigName"], capture)
             else:
                 self.fleet.remove_leftovers(name)
+                if status in (IN_SERVICE, UPDATING):
+                    self._set(name, EndpointStatus=FAILED, FailureReason=(
+                        "smlocal stopped before it recorded this endpoint's containers; delete the endpoint "
+                        "and create it again."))
+                    return
             if status in (CREATING, UPDATING) and private.get("target"):
                 self.endpoints.update(name, lambda r: r.update(EndpointStatus=status))
                 (self._create if status == CREATING else self._update)(name)

@@ -115,8 +115,13 @@ def test_two_endpoints_and_weighted_variants(jobs_gateway, serve_image, unique):
          "InitialVariantWeight": 1},
         {"VariantName": "B", "ModelName": unique, "InitialInstanceCount": 2, "InstanceType": "ml.m5.large",
          "InitialVariantWeight": 1}])
-    other = deploy(sm, unique + "-2", serve_image, env={"TAG": "other"})
+    other = deploy(sm, unique + "-2", serve_image, env={"TAG": "other"}, variants=[
+        {"VariantName": "AllTraffic", "ModelName": unique + "-2",
+         "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 2}}])
     assert other["EndpointStatus"] == "InService"
+    assert other["ProductionVariants"][0]["CurrentServerlessConfig"] == {"MemorySizeInMB": 1024, "MaxConcurrency": 2}
+    (serverless,) = endpoint_containers(unique + "-2")
+    assert serverless.attrs["HostConfig"]["Memory"] == 1024 * 1024 * 1024
     seen = {}
     for _ in range(60):
         response = runtime.invoke_endpoint(EndpointName=unique, Body=b"q", ContentType="text/plain")
