@@ -1,11 +1,13 @@
 """An in-process stand-in for an inference container (no Docker): /ping, and /invocations that
-answers ``status:<code>:<text>`` bodies with that status, anything else echoed back."""
+answers ``status:<code>:<text>`` bodies with that status, ``sleep:<seconds>`` after a pause, anything
+else echoed back."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 
 
@@ -28,7 +30,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if body.startswith(b"status:"):
+        if body.startswith(b"sleep:"):
+            time.sleep(float(body.decode().split(":", 1)[1]))
+            self._reply(200, b"slept", "text/plain")
+        elif body.startswith(b"status:"):
             _, code, text = body.decode().split(":", 2)
             self._reply(int(code), text.encode(), "text/plain")
         else:

@@ -499,6 +499,19 @@ def _(c, name):
         {"<name>": name}
 
 
+@case("RT10")
+def _(c, name):
+    from emulator.sagemaker import invocations
+
+    _routed(c, name)
+    saved, invocations.TIMEOUT_SECONDS = invocations.TIMEOUT_SECONDS, 0.3   # 60 s in earnest
+    try:
+        return client_error(c.runtime.invoke_endpoint, EndpointName=name, Body=b"sleep:1"), \
+            {"<name>": name, "<account>": ACCOUNT}
+    finally:
+        invocations.TIMEOUT_SECONDS = saved
+
+
 @case("LG01")
 def _(c, name):
     return client_error(c.logs.get_log_events, logGroupName=f"/missing/{name}", logStreamName="s"), {}
