@@ -135,7 +135,7 @@ def main() -> None:
                             best[side] = result
                 direct = best["direct"]
                 print(f"\n{clients} client(s)")
-                print(f"| side | p50 ms | p99 ms | req/s | p50 added | throughput vs direct |")
+                print("| side | p50 ms | p99 ms | req/s | p50 added | throughput vs direct |")
                 print("|---|---|---|---|---|---|")
                 for side, result in best.items():
                     added = result["p50_ms"] - direct["p50_ms"]

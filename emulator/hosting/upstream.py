@@ -15,6 +15,7 @@ from dataclasses import dataclass
 MAX_HEADER_BYTES = 64 * 1024
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024     # far above what any SageMaker client accepts back
 IDLE_PER_TARGET = 64
+PRUNE_EVERY = 1024                        # requests between sweeps of connections servers closed
 
 
 class UpstreamError(Exception):
@@ -47,11 +48,15 @@ class UpstreamPool:
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], collections.deque[_Connection]] = collections.defaultdict(collections.deque)
+        self._requests = 0
 
     async def request(self, host: str, port: int, method: str, path: str, headers: list[tuple[str, str]],
                       body: bytes = b"", timeout: float = 60.0) -> UpstreamResponse:
         """Send one request; a reused connection the server closed meanwhile is retried once on a new one."""
         head = _request_head(host, port, method, path, headers, len(body))
+        self._requests += 1
+        if self._requests % PRUNE_EVERY == 0:
+            self.prune()
         idle = self._idle[(host, port)]
         while idle:
             conn = idle.pop()
@@ -95,10 +100,19 @@ class UpstreamPool:
             conn.close()
         return response
 
-    def forget(self, host: str, port: int) -> None:
-        """Close the idle connections to a target that is going away."""
-        for conn in self._idle.pop((host, port), ()):
-            conn.close()
+    def prune(self) -> None:
+        """Drop idle connections the other side has closed (containers of retired deployments)."""
+        for target in list(self._idle):
+            alive = collections.deque()
+            for conn in self._idle[target]:
+                if conn.reader.at_eof() or conn.writer.is_closing():
+                    conn.close()
+                else:
+                    alive.append(conn)
+            if alive:
+                self._idle[target] = alive
+            else:
+                del self._idle[target]
 
     def close(self) -> None:
         for idle in self._idle.values():
