@@ -178,6 +178,32 @@ class DockerEngine:
                               None if running else state.get("ExitCode"), bool(state.get("OOMKilled")),
                               container.labels)
 
+    def addresses(self, container_id: str) -> tuple[dict[str, int], dict[str, str]]:
+        """(published TCP ports: "8080/tcp" -> host port, network name -> container IP address)."""
+        try:
+            attrs = self.client.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            raise DockerError(f"container {container_id[:12]} disappeared") from None
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise DockerError(f"cannot inspect container {container_id[:12]}: {_describe(exc)}") from None
+        settings = attrs.get("NetworkSettings") or {}
+        ports = {}
+        for port, bindings in (settings.get("Ports") or {}).items():
+            for binding in bindings or []:
+                if binding.get("HostPort", "").isdigit():
+                    ports[port] = int(binding["HostPort"])
+                    break
+        ips = {name: net.get("IPAddress", "") for name, net in (settings.get("Networks") or {}).items()}
+        return ports, ips
+
+    def tail(self, container_id: str, lines: int = 20) -> list[str]:
+        """The container's last output lines (for failure reasons); empty when it is gone."""
+        try:
+            raw = self.client.api.logs(container_id, stdout=True, stderr=True, tail=lines)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return []
+        return raw.decode("utf-8", "replace").splitlines()
+
     def wait(self, container_id: str, timeout: float | None = None) -> int:
         """Block until the container exits (or ``timeout`` passes: TimeoutError); returns its exit code."""
         try:

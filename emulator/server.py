@@ -11,10 +11,13 @@ from fastapi import FastAPI
 from emulator import __version__
 from emulator.api.app import create_app
 from emulator.api.dispatch import Service
+from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
 from emulator.api.s3proxy import S3Proxy
 from emulator.config import Settings
 from emulator.docker_engine import DockerEngine
+from emulator.hosting.fleet import HostingServices
+from emulator.hosting.runtime import HostingRuntime
 from emulator.identity.service import IdentityOps
 from emulator.jobs.container_job import JobServices
 from emulator.jobs.metrics import MetricStore
@@ -24,6 +27,7 @@ from emulator.logs.store import LogStore
 from emulator.s3.client import S3Client
 from emulator.sagemaker import families
 from emulator.sagemaker.endpoint_configs import EndpointConfigOps
+from emulator.sagemaker.endpoints import EndpointOps
 from emulator.sagemaker.invocations import InvocationOps
 from emulator.sagemaker.models import ModelOps
 from emulator.sagemaker.processing import ProcessingOps
@@ -46,13 +50,16 @@ class Emulator:
     logs: LogStore
     services: dict[str, Service]
     jobs: JobRuntime
+    hosting: HostingRuntime
 
     def start(self) -> None:
-        """Background work: recover the jobs a previous run left InProgress."""
+        """Background work: recover the jobs a previous run left InProgress and the endpoints it served."""
         self.jobs.recover()
+        self.hosting.recover()
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.hosting.shutdown()
         self.db.close()
 
 
@@ -72,25 +79,29 @@ def build(settings: Settings) -> Emulator:
     ctx = Context(settings=settings, store=ResourceStore(db))
     log_store = LogStore(db)
     identity = IdentityOps(settings)
-    jobs = JobRuntime(JobServices(ctx, log_store, MetricStore(db), DockerEngine(),
-                                  S3Client(settings.s3, settings.region) if settings.s3 else None))
+    docker = DockerEngine()
+    s3 = S3Client(settings.s3, settings.region) if settings.s3 else None
+    jobs = JobRuntime(JobServices(ctx, log_store, MetricStore(db), docker, s3))
+    hosting = HostingRuntime(ctx, HostingServices(settings, docker, log_store, s3))
     training = TrainingOps(ctx, launch=jobs.launch_training, request_stop=jobs.stop_training)
     processing = ProcessingOps(ctx, launch=jobs.launch_processing, request_stop=jobs.stop_processing)
     services = {
         "sagemaker": Service.from_providers(
-            "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx), training, processing],
+            "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx), EndpointOps(ctx, hosting), training,
+                          processing],
             defaults=family_defaults(ctx)),
-        "sagemaker-runtime": Service.from_providers("sagemaker-runtime", [InvocationOps(ctx)],
+        "sagemaker-runtime": Service.from_providers("sagemaker-runtime", [InvocationOps(ctx, hosting)],
                                                     validation_code="ValidationError"),
         "logs": Service.from_providers("logs", [LogsOps(settings, log_store)],
                                        validation_code="InvalidParameterException"),
         "sts": Service.from_providers("sts", [identity], validation_code="ValidationError"),
         "iam": Service.from_providers("iam", [identity], validation_code="ValidationError"),
     }
-    return Emulator(settings, db, ctx, log_store, services, jobs)
+    return Emulator(settings, db, ctx, log_store, services, jobs, hosting)
 
 
-def create(settings: Settings) -> tuple[FastAPI, Emulator]:
+def create(settings: Settings) -> tuple[Any, Emulator]:
+    """The ASGI application (FastAPI behind the invocation fast path) and the emulator it serves."""
     emulator = build(settings)
 
     def health() -> dict[str, Any]:
@@ -107,4 +118,5 @@ def create(settings: Settings) -> tuple[FastAPI, Emulator]:
     s3 = settings.s3
     gateway = Gateway(emulator.services, settings.max_body_bytes,
                       S3Proxy(s3.endpoint, s3.access_key, s3.secret_key) if s3 else None)
-    return create_app(gateway, health, shutdown, on_startup=startup), emulator
+    app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup)
+    return InvocationFastPath(app, gateway), emulator

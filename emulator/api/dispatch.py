@@ -8,6 +8,7 @@ provider defines its own.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
+from starlette.concurrency import run_in_threadpool
 
 from emulator.api.models import service_model
 from emulator.api.validate import validate
@@ -62,14 +64,26 @@ class Service:
                 "docs/operations.md lists the operations it serves.")
         return model.operation_model(op_name), handler
 
-    def call(self, op_name: str, raw_params: Any) -> tuple[OperationModel, dict[str, Any]]:
-        """Validate, dispatch and return (operation model, handler result)."""
-        operation, handler = self.operation(op_name)
+    def validated(self, operation: OperationModel, raw_params: Any) -> dict[str, Any]:
+        """The params after validation, failures in this service's own error code."""
         try:
-            params = validate(operation.input_shape, raw_params)
+            return validate(operation.input_shape, raw_params)
         except ValidationException as exc:
             if self.validation_code == exc.code:
                 raise
             raise ServiceError(exc.message, code=self.validation_code) from None
+
+    def call(self, op_name: str, raw_params: Any) -> tuple[OperationModel, dict[str, Any]]:
+        """Validate, dispatch and return (operation model, handler result)."""
+        operation, handler = self.operation(op_name)
+        params = self.validated(operation, raw_params)
         result = handler(params) or {}
         return operation, result
+
+    async def acall(self, op_name: str, raw_params: Any) -> tuple[OperationModel, dict[str, Any]]:
+        """As ``call``; coroutine handlers (the invocation proxy) run on the event loop, others in a thread."""
+        operation, handler = self.operation(op_name)
+        if not inspect.iscoroutinefunction(handler):
+            return await run_in_threadpool(self.call, op_name, raw_params)
+        params = self.validated(operation, raw_params)
+        return operation, (await handler(params)) or {}

@@ -126,7 +126,7 @@ class Gateway:
             body = await self._body(request)
             headers = {k.lower(): v for k, v in request.headers.items()}
             params = restjson.parse_request(op, uri, headers, body)
-            op, result = await run_in_threadpool(service.call, op.name, params)
+            op, result = await service.acall(op.name, params)
             status, out_headers, out_body = restjson.render_response(op, result)
             out_headers["x-amzn-RequestId"] = request_id
             return Response(out_body, status_code=status, headers=out_headers)

@@ -180,8 +180,24 @@ def down(data_dir: DataDir = None,
                 wait_until(lambda: not pid_alive(info.pid), 5)
     if info.s3_pid and pid_alive(info.s3_pid):
         stop_pid(info.s3_pid, timeout=15)
+    _stop_endpoint_containers(directory)
     (directory / "runtime.json").unlink(missing_ok=True)
     out.print("smlocal stopped")
+
+
+def _stop_endpoint_containers(directory: Path) -> None:
+    """Endpoint containers outlive the gateway (restarts reattach to them); `down` stops them too."""
+    from emulator.docker_engine import DockerEngine, DockerError
+    from emulator.hosting.fleet import stop_all
+
+    try:
+        with err.status("stopping endpoint containers ..."):
+            count = stop_all(DockerEngine(), directory)
+    except DockerError as exc:
+        err.print(f"[yellow]could not stop endpoint containers: {exc}[/yellow]")
+        return
+    if count:
+        out.print(f"stopped {count} endpoint container(s); their endpoints start again with `smlocal up`")
 
 
 @app.command()

@@ -1,12 +1,38 @@
-"""Endpoint configurations: Create/Describe/List/DeleteEndpointConfig (records only)."""
+"""Endpoint configurations: Create/Describe/List/DeleteEndpointConfig (records; endpoints deploy them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from emulator.errors import ValidationException
+from emulator.errors import ResourceLimitExceeded, ValidationException
 from emulator.sagemaker.families import ENDPOINT_CONFIG, MODEL
 from emulator.sagemaker.records import Context, Records
+
+MAX_INSTANCES = 16
+# options that would change what an endpoint does, which smlocal cannot do: refused, never ignored
+UNSUPPORTED = {
+    "AsyncInferenceConfig": "asynchronous inference (use a real-time endpoint and InvokeEndpoint)",
+    "ShadowProductionVariants": "shadow variants",
+    "ExplainerConfig": "SageMaker Clarify explainers",
+}
+
+
+def _check_supported(params: dict[str, Any]) -> None:
+    for option, what in UNSUPPORTED.items():
+        if params.get(option):
+            raise ValidationException(f"{option} is not supported by smlocal: it does not emulate {what}.")
+    capture = params.get("DataCaptureConfig")
+    if capture and not capture["DestinationS3Uri"].startswith("s3://"):
+        raise ValidationException("DataCaptureConfig.DestinationS3Uri must be an s3:// URI.")
+    for variant in params["ProductionVariants"]:
+        if variant.get("AcceleratorType"):
+            raise ValidationException(
+                f"Production variant {variant['VariantName']} sets AcceleratorType: smlocal does not emulate "
+                "Elastic Inference accelerators.")
+        if variant.get("InitialInstanceCount", 0) > MAX_INSTANCES:
+            raise ResourceLimitExceeded(
+                f"smlocal runs at most {MAX_INSTANCES} instances per production variant (each is a container on "
+                f"this machine); variant {variant['VariantName']} asks for {variant['InitialInstanceCount']}.")
 
 
 class EndpointConfigOps:
@@ -16,6 +42,7 @@ class EndpointConfigOps:
 
     def create_endpoint_config(self, params: dict[str, Any]) -> dict[str, Any]:
         variants = params["ProductionVariants"]
+        _check_supported(params)
         seen: set[str] = set()
         for variant in variants:
             name = variant["VariantName"]

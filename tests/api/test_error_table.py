@@ -10,9 +10,11 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 import rawclient as raw
+from fake_container import fake_container
 
 from emulator.api.models import service_model
 from emulator.config import Settings
+from emulator.hosting.routing import Instance, Route, Target, VariantRoute
 from emulator.sagemaker import families
 from emulator.sagemaker.records import Context, Records
 from emulator.state.db import Database
@@ -425,6 +427,162 @@ def _(c, name):
         {"<name>": "bad_name", "<pattern>": pattern_of("sagemaker-runtime", "InvokeEndpoint", "EndpointName")}
 
 
+# --- endpoints: records put straight into the gateway's store fake states that take containers ----
+def _endpoint_record(c, name: str, status: str) -> str:
+    """An endpoint record in ``status`` (no containers behind it); returns its ARN."""
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    c.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[_variant(name)])
+    created = Records(c.live, families.ENDPOINT).create(name, {"EndpointConfigName": name, "EndpointStatus": status})
+    return created["EndpointArn"]
+
+
+@case("HO01")
+def _(c, name):
+    return client_error(c.sm.create_endpoint, EndpointName=name, EndpointConfigName=name), \
+        {"<arn>": arn("endpoint-config", name.lower())}
+
+
+@case("HO02")
+def _(c, name):
+    endpoint_arn = _endpoint_record(c, name, "InService")
+    return client_error(c.sm.create_endpoint, EndpointName=name.upper(), EndpointConfigName=name), \
+        {"<arn>": endpoint_arn}
+
+
+@case("HO03")
+def _(c, name):
+    return client_error(c.sm.delete_endpoint, EndpointName=name), {"<arn>": arn("endpoint", name.lower())}
+
+
+@case("HO04")
+def _(c, name):
+    return client_error(c.sm.update_endpoint, EndpointName=name, EndpointConfigName=name), \
+        {"<arn>": arn("endpoint", name.lower())}
+
+
+@case("HO05")
+def _(c, name):
+    _endpoint_record(c, name, "InService")
+    return client_error(c.sm.update_endpoint, EndpointName=name, EndpointConfigName=name + "-new"), \
+        {"<arn>": arn("endpoint-config", name.lower() + "-new")}
+
+
+@case("HO06")
+def _(c, name):
+    endpoint_arn = _endpoint_record(c, name, "Creating")
+    return client_error(c.sm.update_endpoint, EndpointName=name, EndpointConfigName=name), {"<arn>": endpoint_arn}
+
+
+@case("HO07")
+def _(c, name):
+    endpoint_arn = _endpoint_record(c, name, "Updating")
+    return client_error(c.sm.delete_endpoint, EndpointName=name), {"<arn>": endpoint_arn}
+
+
+@case("HO08")
+def _(c, name):
+    endpoint_arn = _endpoint_record(c, name, "Failed")
+    return client_error(c.sm.update_endpoint, EndpointName=name, EndpointConfigName=name), {"<arn>": endpoint_arn}
+
+
+@case("HO09")
+def _(c, name):
+    endpoint_arn = _endpoint_record(c, name, "InService")
+    return client_error(c.sm.update_endpoint_weights_and_capacities, EndpointName=name, DesiredWeightsAndCapacities=[
+        {"VariantName": "Nope", "DesiredWeight": 1}]), {"<arn>": endpoint_arn, "<name>": "Nope"}
+
+
+@case("HO10")
+def _(c, name):
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    return client_error(c.sm.create_endpoint_config, EndpointConfigName=name, ProductionVariants=[_variant(name)],
+                        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://b/out"}}), {}
+
+
+@case("HO11")
+def _(c, name):
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    return client_error(c.sm.create_endpoint_config, EndpointConfigName=name,
+                        ProductionVariants=[{**_variant(name), "InitialInstanceCount": 17}]), {"<name>": "AllTraffic"}
+
+
+@case("HO12")
+def _(c, name):
+    c.sm.create_model(ModelName=name, PrimaryContainer=IMAGE)
+    c.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[_variant(name)])
+    c.sm.delete_model(ModelName=name)
+    return client_error(c.sm.create_endpoint, EndpointName=name, EndpointConfigName=name), \
+        {"<arn>": arn("model", name.lower())}
+
+
+def _routed(c, name: str) -> str:
+    """A live route for ``name`` to the in-process fake container (tests/api/fake_container.py)."""
+    c.gateway.emulator.hosting.router.publish(Route(name, [VariantRoute("AllTraffic", 1.0, [Instance([Target(
+        "fake", "primary", "127.0.0.1", c.fake_port, "AllTraffic/fake")])])]))
+    return name
+
+
+@case("RT03")
+def _(c, name):
+    _routed(c, name)
+    return client_error(c.runtime.invoke_endpoint, EndpointName=name, Body=b"status:415:no such type"), \
+        {"<status>": "415", "<body>": "no such type", "<name>": name, "<account>": ACCOUNT}
+
+
+@case("RT04")
+def _(c, name):
+    _routed(c, name)
+    return client_error(c.runtime.invoke_endpoint, EndpointName=name, Body=b"status:500:Traceback: boom"), \
+        {"<status>": "500", "<body>": "Traceback: boom", "<name>": name, "<account>": ACCOUNT}
+
+
+@case("RT05")
+def _(c, name):
+    _routed(c, name)
+    return client_error(c.runtime.invoke_endpoint, EndpointName=name, Body=b"x" * 6291457), {}
+
+
+@case("RT06")
+def _(c, name):
+    _routed(c, name)
+    return client_error(c.runtime.invoke_endpoint, EndpointName=name, Body=b"1", TargetVariant="Other"), \
+        {"<name>": name, "<variant>": "Other"}
+
+
+@case("RT07")
+def _(c, name):
+    _routed(c, name)
+    return client_error(c.runtime.invoke_endpoint, EndpointName=name, Body=b"1", TargetModel="m.tar.gz"), \
+        {"<name>": name}
+
+
+@case("RT08")
+def _(c, name):
+    _endpoint_record(c, name, "InService")
+    return client_error(c.runtime.invoke_endpoint_async, EndpointName=name, InputLocation="s3://b/in.csv"), \
+        {"<name>": name}
+
+
+@case("RT09")
+def _(c, name):
+    _endpoint_record(c, name, "InService")
+    return client_error(c.runtime.invoke_endpoint_with_response_stream, EndpointName=name, Body=b"1"), \
+        {"<name>": name}
+
+
+@case("RT10")
+def _(c, name):
+    from emulator.sagemaker import invocations
+
+    _routed(c, name)
+    saved, invocations.TIMEOUT_SECONDS = invocations.TIMEOUT_SECONDS, 0.3   # 60 s in earnest
+    try:
+        return client_error(c.runtime.invoke_endpoint, EndpointName=name, Body=b"sleep:1"), \
+            {"<name>": name, "<account>": ACCOUNT}
+    finally:
+        invocations.TIMEOUT_SECONDS = saved
+
+
 @case("LG01")
 def _(c, name):
     return client_error(c.logs.get_log_events, logGroupName=f"/missing/{name}", logStreamName="s"), {}
@@ -493,7 +651,10 @@ def _(c, name):
 
 # --- the harness ---------------------------------------------------------------------------------------
 class Clients:
-    def __init__(self, gateway, domain: Context) -> None:
+    def __init__(self, gateway, domain: Context, fake_port: int = 0) -> None:
+        self.gateway = gateway
+        self.live = gateway.emulator.ctx          # the gateway's own records
+        self.fake_port = fake_port
         self.sm = gateway.client("sagemaker")
         self.logs = gateway.client("logs")
         self.runtime = gateway.client("sagemaker-runtime")
@@ -513,7 +674,8 @@ class Clients:
 def clients(gateway, tmp_path_factory):
     domain = Context(Settings(data_dir=tmp_path_factory.mktemp("domain")),
                      ResourceStore(Database(tmp_path_factory.mktemp("db") / "state.db")))
-    return Clients(gateway, domain)
+    with fake_container() as port:
+        yield Clients(gateway, domain, port)
 
 
 def test_every_row_has_a_case_and_every_case_a_row():

@@ -13,6 +13,8 @@ import pytest
 from support import S3_ACCESS, S3_SECRET, free_port, live_gateway
 
 from emulator.config import S3Settings
+from emulator.docker_engine import DockerEngine
+from emulator.hosting.fleet import stop_all
 from emulator.s3.bridge import BridgeRelay
 from emulator.s3.embedded import EmbeddedS3
 
@@ -59,6 +61,8 @@ def jobs_gateway(tmp_path_factory, s3_server):
     with live_gateway(tmp_path_factory.mktemp("jobs-gateway"), s3=s3_server, stop_grace_seconds=3,
                       max_concurrent_jobs=4) as gateway:
         yield gateway
+    # endpoints a failed test left behind: their containers outlive the gateway by design
+    stop_all(DockerEngine(), gateway.settings.data_dir, grace=1)
 
 
 def build_image(name: str, tag: str) -> str:
@@ -99,3 +103,8 @@ def framework_image(base_image):
 def process_image(require_docker) -> str:
     """A processing image with its own ENTRYPOINT, FROM smlocal/ml-base (python3, pandas, pip)."""
     return build_image("process", "smlocal-test/process:latest")
+
+
+@pytest.fixture(scope="session")
+def serve_image(base_image) -> str:
+    return build_image("serve", "smlocal-test/serve:latest")
