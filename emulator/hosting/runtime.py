@@ -20,6 +20,7 @@ from emulator.hosting.fleet import Deployment, DeploymentFailure, Fleet, Hosting
 from emulator.hosting.routing import Route, Router
 from emulator.sagemaker.families import ENDPOINT, MODEL
 from emulator.sagemaker.records import Context, Records
+from emulator.state.db import DatabaseClosed
 
 log = logging.getLogger(__name__)
 IN_SERVICE, CREATING, UPDATING, DELETING, FAILED = "InService", "Creating", "Updating", "Deleting", "Failed"
@@ -63,6 +64,9 @@ class HostingRuntime:
             with lock:
                 try:
                     work(name)
+                except DatabaseClosed:
+                    log.info("endpoint %s: smlocal stopped during %s; the next start recovers it", name,
+                             work.__name__)
                 except Exception:  # noqa: BLE001 - the record must not stay in a transitional state
                     log.exception("endpoint %s: %s crashed", name, work.__name__)
                     self._set(name, EndpointStatus=FAILED,

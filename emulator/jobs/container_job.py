@@ -31,6 +31,7 @@ from emulator.logs.store import LogStore
 from emulator.s3.client import S3Client, S3Error
 from emulator.sagemaker.families import Family
 from emulator.sagemaker.records import Context, Records
+from emulator.state.db import DatabaseClosed
 
 log = logging.getLogger(__name__)
 IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
@@ -134,6 +135,7 @@ class ContainerJob:
     def run(self, reattach: bool = False) -> None:
         if self.job[self.status_field] not in ACTIVE:
             return
+        interrupted = False
         try:
             if self.stop_requested and not reattach:
                 self.end_stopped()
@@ -149,12 +151,16 @@ class ContainerJob:
             self.fail(str(failure))
         except (StagingError, S3Error, DockerError) as exc:
             self.fail(f"ClientError: {exc}")
+        except DatabaseClosed:  # keep containers and files: restart recovery reattaches to them
+            log.info("%s %s: smlocal stopped while it ran; the next start recovers it", self.family.kind, self.name)
+            interrupted = True
         except Exception as exc:  # noqa: BLE001 - a bug must still end the job, not leave it InProgress
             log.exception("%s %s failed inside smlocal", self.family.kind, self.name)
             self.fail(f"InternalServerError: smlocal failed while running the job ({type(exc).__name__}: {exc}); "
                       "see the smlocal log.")
         finally:
-            self.cleanup()
+            if not interrupted:
+                self.cleanup()
 
     def fail(self, reason: str) -> None:
         if self.containers:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from emulator.docker_engine import DockerEngine
 from emulator.logs.store import LogStore
+from emulator.state.db import DatabaseClosed
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.2
@@ -82,5 +83,7 @@ class LogPump:
         if batch:
             try:
                 self.store.append(self.group, self.stream, batch)
+            except DatabaseClosed:  # smlocal is stopping; a reattaching pump re-reads these lines
+                return
             except Exception:  # noqa: BLE001 - keep the job going; the log says why
                 log.exception("could not store %d log lines of %s", len(batch), self.stream)

@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+class DatabaseClosed(RuntimeError):
+    """The emulator is shutting down: background work still running stops here, and the work it was doing
+    is picked up by restart recovery on the next start."""
+
+
 class Database:
     """A thread-safe SQLite connection with the emulator's schema."""
 
@@ -71,6 +76,7 @@ class Database:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
                                      timeout=30)
+        self.closed = False
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -83,6 +89,8 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic unit of work (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
         with self._lock:
+            if self.closed:
+                raise DatabaseClosed(f"{self.path} is closed: smlocal is stopping")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -93,10 +101,13 @@ class Database:
 
     def query(self, sql: str, args: tuple | list = ()) -> list[sqlite3.Row]:
         with self._lock:
+            if self.closed:
+                raise DatabaseClosed(f"{self.path} is closed: smlocal is stopping")
             return self._conn.execute(sql, args).fetchall()
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             self._conn.close()
 
 

@@ -38,7 +38,7 @@ def test_sklearn_script_mode_fit_deploy_predict_json_csv_npy(sdk, s3, bucket, fr
     s3.put_object(Bucket=bucket, Key="sklearn/train/train.csv", Body="\n".join(rows).encode())
     estimator = SKLearn(entry_point="train.py", source_dir=str(CODE / "sklearn"), framework_version="1.2-1",
                         py_version="py3", instance_type="ml.m5.large", instance_count=1, role=ROLE,
-                        hyperparameters={"C": 10.0}, sagemaker_session=sdk)
+                        hyperparameters={"regularization": 10.0}, sagemaker_session=sdk)
     estimator.fit({"train": f"s3://{bucket}/sklearn/train/"}, logs="All")
     assert "training accuracy=1.000" in capsys.readouterr().out
     predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large",
@@ -49,6 +49,12 @@ def test_sklearn_script_mode_fit_deploy_predict_json_csv_npy(sdk, s3, bucket, fr
         assert predictor.predict([[-2.0, -1.0], [2.0, 1.0]]) == [["0"], ["1"]]
         predictor.serializer, predictor.deserializer = NumpySerializer(), NumpyDeserializer()
         assert predictor.predict(np.array([[-2.0, -1.0], [2.0, 1.0]])).tolist() == [0, 1]
+        runtime = sdk.sagemaker_runtime_client  # the container's 415 surfaces as the runtime's ModelError
+        with pytest.raises(runtime.exceptions.ModelError) as error:
+            runtime.invoke_endpoint(EndpointName=predictor.endpoint_name, Body=b"<x/>", ContentType="text/xml")
+        assert error.value.response["OriginalStatusCode"] == 415
+        assert error.value.response["Error"]["Message"].startswith(
+            "Received client error (415) from primary with message")
     finally:
         predictor.delete_endpoint()
 
@@ -76,8 +82,7 @@ def test_xgboost_builtin_algorithm_fit_metrics_deploy_predict(sdk, s3, bucket, f
     described = sdk.describe_training_job(estimator.latest_training_job.name)
     metrics = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
     assert set(metrics) == {"train:rmse", "validation:rmse"} and metrics["validation:rmse"] < 1.0
-    estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False)
-    name = estimator.endpoint_name
+    name = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False).endpoint_name
     _wait_in_service(sdk, name)
     predictor = Predictor(name, sagemaker_session=sdk, serializer=CSVSerializer(), deserializer=CSVDeserializer())
     try:
@@ -98,8 +103,7 @@ def test_pytorch_estimator_fit_and_model_serving_torchscript(sdk, bucket, framew
                         py_version="py39", instance_type="ml.m5.large", instance_count=1, role=ROLE,
                         hyperparameters={"epochs": 300}, sagemaker_session=sdk)
     estimator.fit(logs="None")
-    estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False)
-    name = estimator.endpoint_name
+    name = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False).endpoint_name
     _wait_in_service(sdk, name)
     predictor = Predictor(name, sagemaker_session=sdk, serializer=JSONSerializer(), deserializer=JSONDeserializer())
     try:
@@ -119,7 +123,7 @@ def test_tensorflow_estimator_fit_and_serving_savedmodel(sdk, framework_image, c
     estimator.fit(logs="All")
     assert "final loss=" in capsys.readouterr().out
     predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False)
-    _wait_in_service(sdk, estimator.endpoint_name)
+    _wait_in_service(sdk, predictor.endpoint_name)
     try:
         answer = predictor.predict({"instances": [[0.0], [1.0]]})
         assert np.allclose(answer["predictions"], [[1.0], [3.0]], atol=0.05), answer

@@ -13,11 +13,11 @@ def model_fn(model_dir):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--C", type=float, default=1.0)
+    parser.add_argument("--regularization", type=float, default=1.0)  # LogisticRegression C
     parser.add_argument("--model-dir", default=os.environ["SM_MODEL_DIR"])
     parser.add_argument("--train", default=os.environ["SM_CHANNEL_TRAIN"])
     args = parser.parse_args()
     frame = pd.read_csv(os.path.join(args.train, "train.csv"), header=None)
-    model = LogisticRegression(C=args.C).fit(frame.iloc[:, 1:].values, frame.iloc[:, 0].values)
+    model = LogisticRegression(C=args.regularization).fit(frame.iloc[:, 1:].values, frame.iloc[:, 0].values)
     print(f"training accuracy={model.score(frame.iloc[:, 1:].values, frame.iloc[:, 0].values):.3f}")
     joblib.dump(model, os.path.join(args.model_dir, "model.joblib"))
