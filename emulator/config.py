@@ -64,6 +64,9 @@ class Settings:
     max_concurrent_jobs: int = field(default_factory=lambda: int(os.environ.get("SMLOCAL_MAX_CONCURRENT_JOBS", 4)))
     stop_grace_seconds: float = field(
         default_factory=lambda: float(os.environ.get("SMLOCAL_STOP_GRACE_SECONDS", 120)))
+    # how long the SageMaker SDK's first Describe of a new job is held until the job ends (sdk_wait.py)
+    sdk_describe_wait: float = field(
+        default_factory=lambda: float(os.environ.get("SMLOCAL_SDK_DESCRIBE_WAIT", 60)))
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.region):

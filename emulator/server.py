@@ -32,6 +32,7 @@ from emulator.sagemaker.invocations import InvocationOps
 from emulator.sagemaker.models import ModelOps
 from emulator.sagemaker.processing import ProcessingOps
 from emulator.sagemaker.records import Context, Records
+from emulator.sagemaker.sdk_wait import FirstDescribeWait
 from emulator.sagemaker.tags import TagOps
 from emulator.sagemaker.training import TrainingOps
 from emulator.state.db import Database
@@ -97,6 +98,12 @@ def build(settings: Settings) -> Emulator:
         "sts": Service.from_providers("sts", [identity], validation_code="ValidationError"),
         "iam": Service.from_providers("iam", [identity], validation_code="ValidationError"),
     }
+    hold = FirstDescribeWait(settings.sdk_describe_wait)
+    sagemaker = services["sagemaker"]
+    for family in (families.TRAINING_JOB, families.PROCESSING_JOB, families.TRANSFORM_JOB):
+        op = f"Describe{family.noun}"
+        if op in sagemaker.handlers:
+            sagemaker.handlers[op] = hold.wrap(family, sagemaker.handlers[op])
     return Emulator(settings, db, ctx, log_store, services, jobs, hosting)
 
 

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator import caller
 from emulator.api import query, restjson
 from emulator.api.dispatch import Service
 from emulator.api.responses import json_error, json_result, new_request_id, xml_error
@@ -110,7 +111,8 @@ class Gateway:
                 raise SerializationException(f"The request body is not valid JSON: {exc}") from None
             except RecursionError:
                 raise SerializationException("The request body is nested too deeply.") from None
-            op, result = await run_in_threadpool(service.call, operation, params)
+            op, result = await run_in_threadpool(caller.call_as, request.headers.get("user-agent"), service.call,
+                                                 operation, params)
             return json_result(shape_output(op.output_shape, result), request_id)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
             return json_error(exc, request_id)

@@ -73,3 +73,30 @@ def test_fit_without_wait_then_wait(sdk, bucket, train_image):
 
     with pytest.raises(UnexpectedStatusException, match="sdk sees this"):
         estimator.latest_training_job.wait(logs="None")
+
+
+def test_fit_returns_when_a_short_job_ends_not_at_the_sdks_next_30_s_poll(sdk, jobs_gateway, bucket, train_image):
+    """The SDK's first Describe after Create is held until the job ends (emulator/sagemaker/sdk_wait.py);
+    without that a 12 s job would return from fit() at the SDK's next look, 35 s in."""
+    from sagemaker.estimator import Estimator
+
+    estimator = Estimator(image_uri=train_image, role=ROLE, instance_count=1, instance_type="ml.m5.large",
+                          output_path=f"s3://{bucket}/held", hyperparameters={"mode": "sleep", "seconds": 12},
+                          sagemaker_session=sdk)
+    started = time.monotonic()
+    estimator.fit(logs="All")
+    elapsed = time.monotonic() - started
+    job = sdk.describe_training_job(estimator.latest_training_job.name)
+    ran = (job["TrainingEndTime"] - job["TrainingStartTime"]).total_seconds()
+    assert job["TrainingJobStatus"] == "Completed" and ran >= 12
+    assert elapsed < 30, f"fit() took {elapsed:.1f} s for a {ran:.1f} s job"
+    # boto3 (not the SDK) is answered at once, as SageMaker does, even right after Create
+    sm = jobs_gateway.client("sagemaker")
+    name = f"not-held-{int(time.time())}"
+    sm.create_training_job(TrainingJobName=name, RoleArn=ROLE, AlgorithmSpecification={
+        "TrainingImage": train_image, "TrainingInputMode": "File"}, HyperParameters={"mode": "sleep", "seconds": "5"},
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/held"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1})
+    asked = time.monotonic()
+    assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
+    assert time.monotonic() - asked < 1

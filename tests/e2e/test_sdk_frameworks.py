@@ -8,19 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests_support_sdk import sdk_environment
 
 pytestmark = pytest.mark.docker
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 CODE = Path(__file__).parent / "frameworks"
-
-
-@pytest.fixture
-def sdk(jobs_gateway, s3_server, bucket, monkeypatch, tmp_path):
-    sdk_environment(monkeypatch, tmp_path, jobs_gateway.url, s3_server, bucket)
-    import sagemaker
-
-    return sagemaker.Session()
 
 
 def _wait_in_service(sdk, name: str) -> None:
@@ -92,10 +83,10 @@ def test_xgboost_builtin_algorithm_fit_metrics_deploy_predict(sdk, s3, bucket, f
         predictor.delete_endpoint()
 
 
-def test_pytorch_estimator_fit_and_model_serving_torchscript(sdk, bucket, framework_image):
+def test_pytorch_estimator_fit_then_pytorch_model_from_the_artifact(sdk, bucket, framework_image):
     from sagemaker.deserializers import JSONDeserializer
     from sagemaker.predictor import Predictor
-    from sagemaker.pytorch import PyTorch
+    from sagemaker.pytorch import PyTorch, PyTorchModel
     from sagemaker.serializers import JSONSerializer
 
     framework_image("pytorch")
@@ -103,12 +94,16 @@ def test_pytorch_estimator_fit_and_model_serving_torchscript(sdk, bucket, framew
                         py_version="py39", instance_type="ml.m5.large", instance_count=1, role=ROLE,
                         hyperparameters={"epochs": 300}, sagemaker_session=sdk)
     estimator.fit(logs="None")
-    name = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False).endpoint_name
+    # the SDK repacks model.tar.gz with code/inference.py and serves it from /opt/ml/model/code
+    model = PyTorchModel(model_data=estimator.model_data, role=ROLE, entry_point="inference.py",
+                         source_dir=str(CODE / "pytorch"), framework_version="1.13", py_version="py39",
+                         sagemaker_session=sdk)
+    name = model.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False).endpoint_name
     _wait_in_service(sdk, name)
     predictor = Predictor(name, sagemaker_session=sdk, serializer=JSONSerializer(), deserializer=JSONDeserializer())
     try:
         answer = np.array(predictor.predict([[0.0], [1.0]]))
-        assert np.allclose(answer, [[1.0], [3.0]], atol=0.05), answer
+        assert np.allclose(answer, [[0.0, 1.0], [1.0, 3.0]], atol=0.05), answer
     finally:
         predictor.delete_endpoint()
 
