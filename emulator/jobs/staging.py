@@ -88,7 +88,15 @@ def human_size(size: float) -> str:
 # --- paths -------------------------------------------------------------------------------------
 
 def relative_path_for(prefix: str, key: str) -> str:
-    """Where ``key`` lands for S3Prefix ``prefix``: the key minus the prefix's directory part."""
+    """Where ``key`` lands for S3Prefix ``prefix``. A prefix that names a "directory" of the key
+    (``data/train`` for ``data/train/x.csv``, with or without the trailing slash) is removed with its
+    slash: ``x.csv`` (AWS's SDK 3 relies on this: channel ``.../input/sm_drivers`` is read as
+    ``/opt/ml/input/data/sm_drivers/sm_train.sh``). A prefix that ends inside a name (``data/train`` for
+    ``data/train-a.csv``) keeps the whole name: the key minus the prefix's directory part
+    (aws/sagemaker-python-sdk#3612 shows SageMaker naming such files ``train-a.csv``)."""
+    rest = key[len(prefix):]
+    if prefix and (prefix.endswith("/") or rest.startswith("/")):
+        return rest.lstrip("/")
     return key[prefix.rfind("/") + 1:]
 
 

@@ -69,11 +69,11 @@ def test_s3_prefix_download_keeps_layout(client: S3Client, boto, bucket: str, tm
                        "data/train/": b"", "data/other.csv": b"no", "élan/ü.csv": b"u"})
     objects = list_objects(client, "S3Prefix", f"s3://{bucket}/data/train")
     assert [(o.key, o.relative_path, o.size) for o in objects] == [
-        ("data/train-a.csv", "train-a.csv", 1), ("data/train/sub/y.csv", "train/sub/y.csv", 3000),
-        ("data/train/x.csv", "train/x.csv", 1)]
+        ("data/train-a.csv", "train-a.csv", 1), ("data/train/sub/y.csv", "sub/y.csv", 3000),
+        ("data/train/x.csv", "x.csv", 1)]
     stats = download(client, objects, tmp_path / "train")
     assert (stats.objects, stats.bytes) == (3, 3002)
-    assert tree(tmp_path / "train") == {"train-a.csv": b"a", "train/sub/y.csv": b"y" * 3000, "train/x.csv": b"x"}
+    assert tree(tmp_path / "train") == {"train-a.csv": b"a", "sub/y.csv": b"y" * 3000, "x.csv": b"x"}
 
     download(client, list_objects(client, "S3Prefix", f"s3://{bucket}/data/"), tmp_path / "all")
     assert sorted(tree(tmp_path / "all")) == ["other.csv", "train-a.csv", "train/sub/y.csv", "train/x.csv"]

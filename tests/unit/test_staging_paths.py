@@ -22,11 +22,12 @@ from emulator.jobs.staging import (
 
 @pytest.mark.parametrize(("prefix", "key", "expected"), [
     ("data/train", "data/train-a.csv", "train-a.csv"),          # string prefix, not a directory
-    ("data/train", "data/train/x.csv", "train/x.csv"),
+    ("data/train", "data/train/x.csv", "x.csv"),                # a directory, without its slash
+    ("data/train", "data/train/sub/x.csv", "sub/x.csv"),
     ("data/", "data/x/y.csv", "x/y.csv"),                        # nested dirs kept
     ("data/", "data/a.csv", "a.csv"),
     ("data/a.csv", "data/a.csv", "a.csv"),                       # prefix equal to a full key
-    ("data", "data/a.csv", "data/a.csv"),                        # prefix without any slash
+    ("data", "data/a.csv", "a.csv"),                             # a top-level directory
     ("data", "data-2/b", "data-2/b"),
     ("", "top/level.bin", "top/level.bin"),                      # whole bucket
     ("a/b/c/", "a/b/c/d/e/f.txt", "d/e/f.txt"),
