@@ -36,7 +36,7 @@ FRAMEWORK = os.environ.get("FRAMEWORK", "pytorch")  # or "tensorflow"
 
 session = sagemaker.Session()
 bucket = session.default_bucket()
-prefix = f"s3://{bucket}/examples/images"
+prefix = f"s3://{bucket}/examples/images/{FRAMEWORK}"
 print(f"region {session.boto_region_name}, writing under {prefix}, training with {FRAMEWORK}")
 
 # %% [markdown]
