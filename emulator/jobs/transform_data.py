@@ -17,9 +17,9 @@ from pathlib import Path
 from emulator.hosting.upstream import UpstreamError, UpstreamPool
 from emulator.jobs.transform_contract import Settings
 from emulator.jobs.transform_filters import DataProcessing, FilterError
-from emulator.jobs.transform_records import RecordError, batches, records
+from emulator.jobs.transform_records import Batch, RecordError, batches, gunzip, line_blocks, records
 
-PULL = 64                   # mini-batches read ahead from the object at a time
+PULL = 4                    # mini-batches read ahead (at least 2 x MaxConcurrentTransforms)
 RETRY_PAUSE = 0.5
 
 
@@ -44,7 +44,7 @@ class ObjectStats:
     bytes_out: int = 0
 
 
-def _take(iterator: Iterator[list[bytes]], count: int) -> list[list[bytes]]:
+def _take(iterator: Iterator[Batch], count: int) -> list[Batch]:
     found = []
     for batch in iterator:
         found.append(batch)
@@ -100,72 +100,91 @@ class ObjectTransform:
     async def run(self, chunks: Iterator[bytes], out_path: Path,
                   progress: Callable[[ObjectStats], None] | None = None) -> ObjectStats:
         stats = ObjectStats()
-        source = batches(records(chunks, self.split_type, self.compression), self.settings.strategy,
-                         self.settings.payload_mb)
-        window: collections.deque[tuple[list[bytes], int, asyncio.Task]] = collections.deque()
-        ahead: collections.deque[list[bytes]] = collections.deque()
+        concurrency = self.settings.concurrency
+        # reading and splitting run in a worker thread, ahead of the requests in flight
+        ahead: asyncio.Queue = asyncio.Queue(maxsize=max(PULL, 2 * concurrency))
+        reader = asyncio.ensure_future(self._read_ahead(self.batches(chunks), ahead, concurrency))
+        window: collections.deque[tuple[Batch, int, asyncio.Task]] = collections.deque()
         exhausted = False
         next_record = 1
         try:
             with open(out_path, "wb") as out:
                 while True:
-                    while len(window) < self.settings.concurrency:
-                        if not ahead and not exhausted:
-                            got = await asyncio.to_thread(_take_checked, source, PULL)
-                            exhausted = len(got) < PULL
-                            ahead.extend(got)
-                        if not ahead:
+                    while not exhausted and len(window) < concurrency:
+                        batch = await ahead.get()
+                        if batch is None:
+                            exhausted = True
                             break
-                        batch = ahead.popleft()
+                        if isinstance(batch, BaseException):
+                            raise batch
                         task = asyncio.ensure_future(self.invoker.invoke(self._payload(batch, next_record)))
                         window.append((batch, next_record, task))
-                        next_record += len(batch)
+                        next_record += batch.count
                     if not window:
                         return stats
                     batch, first, task = window.popleft()
                     try:
                         body = await task
                     except ObjectFailure as exc:
-                        raise ObjectFailure(f"{_records(first, len(batch))}: {exc}", exc.client_error) from None
+                        raise ObjectFailure(f"{_records(first, batch.count)}: {exc}", exc.client_error) from None
                     stats.bytes_out += self._write(out, batch, first, body)
-                    stats.records += len(batch)
+                    stats.records += batch.count
                     stats.requests += 1
                     if progress is not None:
                         progress(stats)
         finally:
+            reader.cancel()
             for _, _, task in window:
                 task.cancel()
 
-    def _payload(self, batch: list[bytes], first: int) -> bytes:
-        if self.processing is None or not self.processing.input_steps:
-            return batch[0] if len(batch) == 1 else b"".join(batch)
+    @staticmethod
+    async def _read_ahead(source: Iterator[Batch], ahead: asyncio.Queue, count: int) -> None:
+        """Batches into ``ahead`` (a few per thread hop), then None; a failure is put as the exception."""
         try:
-            return b"".join(self.processing.filter_input(r) for r in batch)
-        except FilterError as exc:
-            raise ObjectFailure(f"InputFilter failed on {_records(first, len(batch))}: {exc}") from None
+            while got := await asyncio.to_thread(_take_checked, source, count):
+                for batch in got:
+                    await ahead.put(batch)
+            await ahead.put(None)
+        except ObjectFailure as exc:
+            await ahead.put(exc)
 
-    def _write(self, out, batch: list[bytes], first: int, body: bytes) -> int:
+    def batches(self, chunks: Iterator[bytes]) -> Iterator[Batch]:
+        if self.split_type == "Line" and self.settings.strategy == "MultiRecord" and self.processing is None:
+            return line_blocks(gunzip(chunks) if self.compression == "Gzip" else chunks, self.settings.payload_mb)
+        return batches(records(chunks, self.split_type, self.compression), self.settings.strategy,
+                       self.settings.payload_mb)
+
+    def _payload(self, batch: Batch, first: int) -> bytes:
+        if self.processing is None or not self.processing.input_steps:
+            return batch.body
+        try:
+            return b"".join(self.processing.filter_input(r) for r in batch.parts)
+        except FilterError as exc:
+            raise ObjectFailure(f"InputFilter failed on {_records(first, batch.count)}: {exc}") from None
+
+    def _write(self, out, batch: Batch, first: int, body: bytes) -> int:
         if self.processing is None:
             out.write(body)
             if self.assemble == "Line" and not body.endswith(b"\n"):
                 out.write(b"\n")
                 return len(body) + 1
             return len(body)
-        outputs = split_output(body, len(batch))
+        count = batch.count
+        outputs = split_output(body, count)
         if outputs is None:
-            raise ObjectFailure(f"{_records(first, len(batch))}: the model container answered a mini-batch of "
-                                f"{len(batch)} records with a body that does not split into {len(batch)} records "
+            raise ObjectFailure(f"{_records(first, count)}: the model container answered a mini-batch of "
+                                f"{count} records with a body that does not split into {count} records "
                                 "(one line, or one JSON array element, per record), so it cannot be joined or "
                                 "filtered")
         try:
-            data = b"".join(self.processing.assemble(s, o) + b"\n" for s, o in zip(batch, outputs, strict=True))
+            data = b"".join(self.processing.assemble(s, o) + b"\n" for s, o in zip(batch.parts, outputs, strict=True))
         except FilterError as exc:
-            raise ObjectFailure(f"OutputFilter/JoinSource failed on {_records(first, len(batch))}: {exc}") from None
+            raise ObjectFailure(f"OutputFilter/JoinSource failed on {_records(first, count)}: {exc}") from None
         out.write(data)
         return len(data)
 
 
-def _take_checked(source: Iterator[list[bytes]], count: int) -> list[list[bytes]]:
+def _take_checked(source: Iterator[Batch], count: int) -> list[Batch]:
     try:
         return _take(source, count)
     except RecordError as exc:

@@ -56,6 +56,7 @@ class TransformRun(ContainerJob):
     log_group = LOG_GROUP
     work_dir = "transform"
     image_role = "inference"
+    stop_grace_limit = 5.0          # model servers keep nothing to save: as endpoint containers
 
     def __init__(self, services: JobServices, name: str, control: JobControl) -> None:
         super().__init__(services, name, control)
@@ -188,29 +189,37 @@ class TransformRun(ContainerJob):
         transform = ObjectTransform(Invoker(pool, target, settings), settings, transform_input["SplitType"],
                                     transform_input["CompressionType"], output["AssembleWith"],
                                     DataProcessing.from_job(self.job, csv_format))
-        for index, obj in enumerate(objects):
-            out_path = self.outputs / f"{host}-{index}.out"
-            started = time.monotonic()
-            last = [started]
+        uploads: list[asyncio.Task] = []      # an object's upload overlaps the next object's transform
+        try:
+            for index, obj in enumerate(objects):
+                out_path = self.outputs / f"{host}-{index}.out"
+                started = time.monotonic()
+                last = [started]
 
-            def progress(stats: ObjectStats, obj: S3Object = obj, last: list[float] = last) -> None:
-                now = time.monotonic()
-                if now - last[0] >= PROGRESS_SECONDS:
-                    last[0] = now
-                    self.data_log(host, f"{obj.uri}: {stats.records} records transformed so far")
+                def progress(stats: ObjectStats, obj: S3Object = obj, last: list[float] = last) -> None:
+                    now = time.monotonic()
+                    if now - last[0] >= PROGRESS_SECONDS:
+                        last[0] = now
+                        self.data_log(host, f"{obj.uri}: {stats.records} records transformed so far")
 
-            try:
-                stats = await transform.run(self._chunks(obj), out_path, progress)
-            except ObjectFailure as exc:
-                self.data_log(host, f"{obj.uri}: {exc}")
-                prefix = "ClientError" if exc.client_error else "AlgorithmError"
-                raise JobFailure(f"{prefix}: {obj.uri}: {exc}") from None
-            key = self.output_key(obj)
-            await asyncio.to_thread(upload_files, self.s3(), key[0], [(key[1], out_path)])
-            out_path.unlink(missing_ok=True)
-            self.data_log(host, f"{obj.uri}: {stats.records} records in {stats.requests} requests -> "
-                                f"s3://{key[0]}/{key[1]} ({human_size(stats.bytes_out)}, "
-                                f"{time.monotonic() - started:.1f} s)")
+                try:
+                    stats = await transform.run(self._chunks(obj), out_path, progress)
+                except ObjectFailure as exc:
+                    self.data_log(host, f"{obj.uri}: {exc}")
+                    prefix = "ClientError" if exc.client_error else "AlgorithmError"
+                    raise JobFailure(f"{prefix}: {obj.uri}: {exc}") from None
+                uploads.append(asyncio.ensure_future(self._upload(host, obj, out_path, stats, started)))
+            await asyncio.gather(*uploads)
+        finally:
+            for upload in uploads:
+                upload.cancel()
+
+    async def _upload(self, host: str, obj: S3Object, out_path, stats: ObjectStats, started: float) -> None:
+        bucket, key = self.output_key(obj)
+        await asyncio.to_thread(upload_files, self.s3(), bucket, [(key, out_path)])
+        out_path.unlink(missing_ok=True)
+        self.data_log(host, f"{obj.uri}: {stats.records} records in {stats.requests} requests -> "
+                            f"s3://{bucket}/{key} ({human_size(stats.bytes_out)}, {time.monotonic() - started:.1f} s)")
 
     def _chunks(self, obj: S3Object):
         """The object's bytes, read from S3 a chunk at a time (runs in worker threads)."""

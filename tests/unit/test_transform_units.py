@@ -12,7 +12,7 @@ from emulator.jobs import transform_contract as contract
 from emulator.jobs.training_contract import PlatformEnv
 from emulator.jobs.transform_data import split_output
 from emulator.jobs.transform_filters import DataProcessing, FilterError, apply, parse_path
-from emulator.jobs.transform_records import RecordError, batches, records
+from emulator.jobs.transform_records import RecordError, batches, line_blocks, lines, records
 
 
 @pytest.mark.parametrize("path, value, expected", [
@@ -102,9 +102,9 @@ def test_recordio_records_keep_their_framing_and_join_parts():
 
 def test_batches_multi_single_and_limits():
     source = [b"x" * 400_000 for _ in range(6)]
-    assert [len(b) for b in batches(source, "MultiRecord", 1)] == [2, 2, 2]
-    assert [len(b) for b in batches(source, "SingleRecord", 1)] == [1] * 6
-    assert [len(b) for b in batches(source, "MultiRecord", 0)] == [6]
+    assert [b.count for b in batches(source, "MultiRecord", 1)] == [2, 2, 2]
+    assert [b.count for b in batches(source, "SingleRecord", 1)] == [1] * 6
+    assert [b.count for b in batches(source, "MultiRecord", 0)] == [6]
     with pytest.raises(RecordError, match="record 2 is 2097152 bytes, more than MaxPayloadInMB"):
         list(batches([b"a", b"x" * 2 * 1024 * 1024], "MultiRecord", 1))
 
@@ -148,3 +148,27 @@ def test_environment_batch_variables_only_when_given():
                                 "MaxConcurrentTransforms": 4}, platform)
     assert (env["SAGEMAKER_BATCH_STRATEGY"], env["SAGEMAKER_MAX_PAYLOAD_IN_MB"],
             env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"]) == ("SINGLE_RECORD", "0", "4")
+
+
+@pytest.mark.parametrize("chunk", [7, 1000, 300_000, 5_000_000])
+def test_line_blocks_cut_as_the_record_batcher(chunk):
+    """The fast path (blocks cut from the byte stream) sends exactly the mini-batches that splitting
+    into records and batching them would, blank lines dropped, last line without newline kept."""
+    rows = [(f"{i}," + "y" * (i % 50) + "\n").encode() for i in range(40_000)]
+    data = b"".join(rows) + b"last,row"
+    expected = [(b.body, b.count) for b in batches(lines(_chunked(data, chunk)), "MultiRecord", 1)]
+    found = [(b.body, b.count) for b in line_blocks(_chunked(data, chunk), 1)]
+    assert len(expected) > 1 and found == expected
+    assert [(b.body, b.count) for b in line_blocks(_chunked(data, chunk), 0)] == \
+        [(b.body, b.count) for b in batches(lines([data]), "MultiRecord", 0)]
+    # blank lines are dropped as the record splitter drops them (the cuts may then differ slightly)
+    rows[10], rows[500], rows[30_000] = b"\n", b"\r\n", b"\n"
+    data = b"\n" + b"".join(rows) + b"last,row"
+    found = list(line_blocks(_chunked(data, chunk), 1))
+    assert b"".join(b.body for b in found) == b"".join(lines([data]))
+    assert sum(b.count for b in found) == len(list(lines([data]))) and all(b.body[:1] != b"\n" for b in found)
+
+
+def test_line_blocks_record_too_large():
+    with pytest.raises(RecordError, match="record 2 is 1048577 bytes, more than MaxPayloadInMB"):
+        list(line_blocks([b"a\n", b"x" * 1024 * 1024 + b"\n", b"b\n"], 1))
