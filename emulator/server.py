@@ -35,6 +35,7 @@ from emulator.sagemaker.records import Context, Records
 from emulator.sagemaker.sdk_wait import FirstDescribeWait
 from emulator.sagemaker.tags import TagOps
 from emulator.sagemaker.training import TrainingOps
+from emulator.sagemaker.transform import TransformOps
 from emulator.state.db import Database
 from emulator.state.resources import ResourceStore
 
@@ -86,10 +87,11 @@ def build(settings: Settings) -> Emulator:
     hosting = HostingRuntime(ctx, HostingServices(settings, docker, log_store, s3))
     training = TrainingOps(ctx, launch=jobs.launch_training, request_stop=jobs.stop_training)
     processing = ProcessingOps(ctx, launch=jobs.launch_processing, request_stop=jobs.stop_processing)
+    transform = TransformOps(ctx, launch=jobs.launch_transform, request_stop=jobs.stop_transform)
     services = {
         "sagemaker": Service.from_providers(
             "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx), EndpointOps(ctx, hosting), training,
-                          processing],
+                          processing, transform],
             defaults=family_defaults(ctx)),
         "sagemaker-runtime": Service.from_providers("sagemaker-runtime", [InvocationOps(ctx, hosting)],
                                                     validation_code="ValidationError"),

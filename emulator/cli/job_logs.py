@@ -16,6 +16,7 @@ KINDS = {
     "training": ("describe_training_job", "TrainingJobName", "TrainingJobStatus", "/aws/sagemaker/TrainingJobs"),
     "processing": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus",
                    "/aws/sagemaker/ProcessingJobs"),
+    "transform": ("describe_transform_job", "TransformJobName", "TransformJobStatus", "/aws/sagemaker/TransformJobs"),
 }
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
@@ -61,7 +62,8 @@ def follow(info: RuntimeInfo, name: str, emit: Callable[[str], None], keep_follo
                 page = logs.get_log_events(**args)
                 tokens[stream_name] = page["nextForwardToken"]
                 for event in page["events"]:
-                    host = stream_name.split("/", 1)[1].rsplit("-", 1)[0]
+                    parts = stream_name.split("/")
+                    host = parts[1].rsplit("-", 1)[0] + "".join("/" + p for p in parts[2:])   # algo-1/data-log
                     emit(f"[{host}] {event['message']}" if several else event["message"])
                 if not page["events"]:
                     break

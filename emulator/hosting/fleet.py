@@ -34,6 +34,7 @@ DEFAULT_STARTUP_TIMEOUT = 240          # SageMaker: /ping must pass within 4 min
 PING_TIMEOUT = 2.0
 POLL_SECONDS = 0.2
 TAIL_LINES = 15
+IN_CONTAINER = Path("/.dockerenv").exists()     # the gateway itself runs in a container
 
 
 def log_group(endpoint: str) -> str:
@@ -75,7 +76,6 @@ class Fleet:
     def __init__(self, services: HostingServices, models: Any) -> None:
         self.services = services
         self.models = models           # Records of the model family
-        self.in_container = Path("/.dockerenv").exists()
 
     @property
     def docker(self) -> DockerEngine:
@@ -173,18 +173,8 @@ class Fleet:
         deployment.pumps.append(pump.start())
 
     def address(self, container_id: str, info: dict[str, Any], endpoint: str, deployment: str) -> tuple[str, int]:
-        ports, ips = self.docker.addresses(container_id)
-        if info.get("isolated"):
-            ip = ips.get(contract.isolation_network(endpoint, deployment), "")
-            if ip:
-                return ip, contract.PORT
-        network = self.services.settings.docker_network
-        if self.in_container and network and ips.get(network):
-            return ips[network], contract.PORT     # the gateway runs in a container on that network
-        port = ports.get(f"{contract.PORT}/tcp")
-        if port is None:
-            raise DeploymentFailure(f"Docker published no port for container {container_id[:12]}.")
-        return "127.0.0.1", port
+        isolated = contract.isolation_network(endpoint, deployment) if info.get("isolated") else None
+        return container_address(self.docker, container_id, self.services.settings.docker_network, isolated)
 
     def _wait_healthy(self, deployment: Deployment) -> None:
         pending = dict(deployment.containers)
@@ -309,6 +299,22 @@ def instance_count(variant: dict[str, Any]) -> int:
     if "ServerlessConfig" in variant:
         return 1
     return int(variant.get("InitialInstanceCount", 1))
+
+
+def container_address(docker: DockerEngine, container_id: str, docker_network: str = "",
+                      isolated_network: str | None = None) -> tuple[str, int]:
+    """Where the gateway reaches a serving container's port 8080: its address on an internal
+    (network-isolated) network, its address on smlocal's network when the gateway itself runs in a
+    container there, otherwise the port Docker published on loopback."""
+    ports, ips = docker.addresses(container_id)
+    if isolated_network and ips.get(isolated_network):
+        return ips[isolated_network], contract.PORT
+    if IN_CONTAINER and docker_network and ips.get(docker_network):
+        return ips[docker_network], contract.PORT
+    port = ports.get(f"{contract.PORT}/tcp")
+    if port is None:
+        raise DeploymentFailure(f"Docker published no port for container {container_id[:12]}.")
+    return "127.0.0.1", port
 
 
 def ping(host: str, port: int) -> bool:

@@ -73,6 +73,7 @@ class ContainerJob:
     work_dir: str             # under <data dir>/jobs/
     image_role: str           # "training", "processing": names the image in error messages
     stop_signal: str | None = None   # None: the image's StopSignal (SIGTERM), as `docker stop`
+    stop_grace_limit: float | None = None   # at most this many seconds of grace (serving containers)
 
     def __init__(self, services: JobServices, name: str, control: JobControl) -> None:
         self.services, self.name, self.control = services, name, control
@@ -292,6 +293,8 @@ class ContainerJob:
 
     def stop_containers(self) -> None:
         grace = self.services.settings.stop_grace_seconds
+        if self.stop_grace_limit is not None:
+            grace = min(grace, self.stop_grace_limit)
         threads = [threading.Thread(target=self.services.docker.stop, args=(c, grace, self.stop_signal), daemon=True)
                    for c in self.containers.values()]
         for thread in threads:

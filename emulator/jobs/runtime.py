@@ -12,7 +12,8 @@ from emulator.jobs.container_job import ACTIVE, STOPPING, JobServices
 from emulator.jobs.processing_runner import run_processing_job
 from emulator.jobs.scheduler import JobControl, Scheduler
 from emulator.jobs.training_runner import run_training_job
-from emulator.sagemaker.families import PROCESSING_JOB, TRAINING_JOB
+from emulator.jobs.transform_runner import run_transform_job
+from emulator.sagemaker.families import PROCESSING_JOB, TRAINING_JOB, TRANSFORM_JOB
 from emulator.sagemaker.records import Records
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,13 @@ class JobRuntime:
     def stop_processing(self, name: str) -> None:
         self._stop(PROCESSING_JOB.kind, name)
 
+    # --- transform ----------------------------------------------------------------------------------
+    def launch_transform(self, name: str, reattach: bool = False) -> JobControl:
+        return self._submit(TRANSFORM_JOB.kind, name, run_transform_job, reattach)
+
+    def stop_transform(self, name: str) -> None:
+        self._stop(TRANSFORM_JOB.kind, name)
+
     # --- start-up ----------------------------------------------------------------------------------
     def recover(self) -> None:
         """Jobs that were running when the emulator stopped: reattach to their containers (found by
@@ -73,10 +81,14 @@ class JobRuntime:
         for record in self.services.ctx.store.all(PROCESSING_JOB.kind, ACTIVE):
             had_containers = self._log_recovery(record, PROCESSING_JOB.status_field)
             self.launch_processing(record["ProcessingJobName"], reattach=had_containers)
+        for record in self.services.ctx.store.all(TRANSFORM_JOB.kind, ACTIVE):
+            had_containers = self._log_recovery(record, TRANSFORM_JOB.status_field)
+            self.launch_transform(record["TransformJobName"], reattach=had_containers)
 
     @staticmethod
     def _log_recovery(record: dict[str, Any], status_field: str | None) -> bool:
-        log.info("recovering %s (%s)", record.get("TrainingJobName") or record.get("ProcessingJobName"),
+        log.info("recovering %s (%s)", (record.get("TrainingJobName") or record.get("ProcessingJobName")
+                                                       or record.get("TransformJobName")),
                  record.get(status_field or ""))
         return bool(record.get("_smlocal", {}).get("containers"))
 

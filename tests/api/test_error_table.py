@@ -277,9 +277,91 @@ def _(c, name):
         name, ProcessingOutputConfig={"Outputs": [output]})), {"<name>": "features"}
 
 
+def _transform(name: str, model: str, **overrides) -> dict:
+    request = {"TransformJobName": name, "ModelName": model,
+               "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/in"}},
+                                  "ContentType": "text/csv", "SplitType": "Line"},
+               "TransformOutput": {"S3OutputPath": "s3://b/out", "AssembleWith": "Line"},
+               "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
+    request.update(overrides)
+    return request
+
+
+def _transform_model(c, name: str) -> str:
+    c.sm.create_model(ModelName=name, PrimaryContainer={"Image": "smlocal-test/no-such-image:1"})
+    return name
+
+
 @case("SM14")
 def _(c, name):
-    return _domain_duplicate(c, families.TRANSFORM_JOB, name)
+    c.sm.create_transform_job(**_transform(name, _transform_model(c, name)))
+    return client_error(c.sm.create_transform_job, **_transform(name.upper(), name)), \
+        {"<arn>": arn("transform-job", name)}
+
+
+@case("TJ01")
+def _(c, name):
+    return client_error(c.sm.stop_transform_job, TransformJobName=name), {"<name>": name}
+
+
+@case("TJ02")
+def _(c, name):
+    c.sm.create_transform_job(**_transform(name, _transform_model(c, name)))  # fails at once: no such image
+    deadline = time.monotonic() + 60
+    while c.sm.describe_transform_job(TransformJobName=name)["TransformJobStatus"] != "Failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return client_error(c.sm.stop_transform_job, TransformJobName=name), {}
+
+
+@case("TJ03")
+def _(c, name):
+    return client_error(c.sm.create_transform_job, **_transform(name, name)), {"<arn>": arn("model", name.lower())}
+
+
+@case("TJ04")
+def _(c, name):
+    request = _transform(name, _transform_model(c, name))
+    request["TransformInput"]["SplitType"] = "TFRecord"
+    return client_error(c.sm.create_transform_job, **request), {}
+
+
+@case("TJ05")
+def _(c, name):
+    return client_error(c.sm.create_transform_job, **_transform(
+        name, _transform_model(c, name), MaxConcurrentTransforms=20, MaxPayloadInMB=6)), {}
+
+
+@case("TJ06")
+def _(c, name):
+    request = _transform(name, _transform_model(c, name), DataProcessing={"JoinSource": "Input"})
+    request["TransformInput"]["SplitType"] = "None"
+    return client_error(c.sm.create_transform_job, **request), {}
+
+
+@case("TJ07")
+def _(c, name):
+    return client_error(c.sm.create_transform_job, **_transform(name, _transform_model(c, name), TransformResources={
+        "InstanceType": "ml.m5.large", "InstanceCount": 17})), {}
+
+
+@case("TJ08")
+def _(c, name):
+    c.sm.create_model(ModelName=name, Containers=[IMAGE, IMAGE])
+    return client_error(c.sm.create_transform_job, **_transform(name, name)), {"<name>": name}
+
+
+@case("TJ09")
+def _(c, name):
+    return client_error(c.sm.create_transform_job, **_transform(
+        name, _transform_model(c, name), DataProcessing={"InputFilter": "$..a"})), {}
+
+
+@case("TJ10")
+def _(c, name):
+    request = _transform(name, _transform_model(c, name), DataProcessing={"InputFilter": "$[1:]"})
+    request["TransformInput"]["ContentType"] = "image/png"
+    return client_error(c.sm.create_transform_job, **request), {}
 
 
 @case("SM15")

@@ -5,6 +5,10 @@ PING=fail        /ping answers 500 forever (the endpoint must fail with our last
 EXIT_CODE=n      exit at once with code n
 START_DELAY=s    /ping answers 503 for s seconds first
 TAG=x            prefix responses with "x:" (serial pipelines show the chain)
+LINES=1          text/csv and JSON Lines bodies answer one line per input line (batch transform):
+                 CSV -> the row sum; JSON Lines -> {"sum": ...} of the "features" list; a line
+                 containing "reject" makes the request answer 400 naming that line
+EXECUTION_PARAMETERS=json   GET /execution-parameters answers this JSON (else 404, as most containers)
 Request bodies drive the rest:
   "status:<code>:<text>"  answer <code> with <text>
   "sleep:<seconds>"       answer after sleeping
@@ -85,6 +89,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        if self.path == "/execution-parameters" and os.environ.get("EXECUTION_PARAMETERS"):
+            return self.reply(200, os.environ["EXECUTION_PARAMETERS"].encode())
         if self.path != "/ping":
             return self.reply(404, b"{}")
         if os.environ.get("PING") == "fail":
@@ -111,11 +117,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if body.startswith(b"sleep:"):
             time.sleep(float(body.decode().split(":", 1)[1]))
             return self.reply(200, b"slept", "text/plain", extra)
-        if body == b"inspect":
+        if body.strip() == b"inspect":
             seen = {"headers": dict(self.headers.items()), "env": dict(os.environ), "model": model_files(),
                     "hostname": socket.gethostname(), "tag": tag}
             return self.reply(200, json.dumps(seen).encode(), "application/json", extra)
         content_type = self.headers.get("Content-Type")
+        if os.environ.get("LINES"):
+            return self.lines(body, content_type)
         if tag:
             return self.reply(200, f"{tag}:".encode() + body, content_type or "text/plain", extra)
         try:
@@ -126,6 +134,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, body, content_type or "application/octet-stream", extra)
         accept = self.headers.get("Accept") or "application/json"
         return self.reply(200, prediction, "application/json" if accept == "*/*" else accept, extra)
+
+
+def _line_answer(line, content_type):
+    if "reject" in line:
+        raise ValueError(f"cannot score record {line!r}")
+    if content_type == "text/csv":
+        return str(sum(float(x) for x in line.split(",")))
+    return json.dumps({"sum": sum(json.loads(line)["features"])})
+
+
+def _lines(self, body, content_type):
+    base = (content_type or "").split(";")[0].strip()
+    count = len([line for line in body.splitlines() if line.strip()])
+    print(f"batch of {count} records", flush=True)
+    try:
+        answers = [_line_answer(line, base) for line in body.decode().splitlines() if line.strip()]
+    except Exception as err:  # noqa: BLE001
+        return self.reply(400, str(err).encode(), "text/plain")
+    return self.reply(200, ("\n".join(answers) + "\n").encode(), "text/csv" if base == "text/csv" else base)
+
+
+Handler.lines = _lines
 
 
 def main():
