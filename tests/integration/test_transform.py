@@ -255,3 +255,32 @@ def test_stop_while_transforming(jobs_gateway, serve_image, s3, bucket, unique):
     while job_containers(unique) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert job_containers(unique) == []
+
+
+def test_recordio_split_single_record_echo_and_oversized_record(jobs_gateway, serve_image, s3, bucket, unique):
+    """RecordIO records go one per request with their framing (the test model echoes them), so the
+    output is the input again; a record above MaxPayloadInMB fails the job naming the object."""
+    import struct
+
+    def record(payload: bytes) -> bytes:
+        return struct.pack("<II", 0xCED7230A, len(payload)) + payload + b"\0" * (-len(payload) % 4)
+
+    sm = jobs_gateway.client("sagemaker")
+    create_model(sm, unique, serve_image)
+    data = b"".join(record(f"payload {i}".encode() * (i + 1)) for i in range(20))
+    s3.put_object(Bucket=bucket, Key=f"{unique}/in/data.rec", Body=data)
+    s3.put_object(Bucket=bucket, Key=f"{unique}/big/data.rec", Body=record(b"x" * (1024 * 1024 + 1)))
+    io_input = {"ContentType": "application/x-recordio", "SplitType": "RecordIO"}
+    start(sm, unique, unique, f"s3://{bucket}/{unique}/in/", f"s3://{bucket}/{unique}/out",
+          BatchStrategy="SingleRecord", MaxPayloadInMB=1, TransformInput=io_input,
+          TransformOutput={"AssembleWith": "None"})
+    name = unique + "-big"
+    start(sm, name, unique, f"s3://{bucket}/{unique}/big/", f"s3://{bucket}/{name}/",
+          BatchStrategy="SingleRecord", MaxPayloadInMB=1, TransformInput=io_input)
+    described = wait(sm, unique)
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    assert read(s3, bucket, f"{unique}/out/data.rec.out") == data
+    described = wait(sm, name)
+    assert described["TransformJobStatus"] == "Failed"
+    assert described["FailureReason"] == (f"ClientError: s3://{bucket}/{unique}/big/data.rec: record 1 is 1048588 "
+                                          "bytes, more than MaxPayloadInMB (1 MB)")
