@@ -209,13 +209,12 @@ def test_exit_code_without_failure_file_names_the_code_and_log_tail(sm, bucket, 
 
 
 def test_missing_image_and_missing_data_are_client_errors(sm, bucket, train_image, unique):
-    sm.create_training_job(**request(unique, "683313688378.dkr.ecr.us-east-1.amazonaws.com/"
-                                              "sagemaker-scikit-learn:0.20-1-cpu-py3", bucket))
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-team/trainer:3"  # a private ECR image, never pulled
+    sm.create_training_job(**request(unique, image, bucket))
     job = wait(sm, unique)
-    assert job["FailureReason"].startswith(
-        "ClientError: The training image 683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:"
-        "0.20-1-cpu-py3 is not available in the local Docker engine (looked for ")
-    assert "smlocal/sklearn:0.20-1" in job["FailureReason"]
+    assert job["FailureReason"] == (
+        f"ClientError: The training image {image} is not available in the local Docker engine and smlocal never "
+        f"pulls from a registry: build or `docker load` the image, then `docker tag` it as {image}.")
     sm.create_training_job(**request(unique + "-b", train_image, bucket,
                                      InputDataConfig=[channel("train", f"s3://{bucket}/{unique}/nothing-here/")]))
     job = wait(sm, unique + "-b")
