@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import time
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -23,7 +24,11 @@ def session(target: str):
         from sagemaker.local import LocalSession
 
         local = LocalSession()
-        local.config = {"local": {"local_code": True}}
+        port = socket.socket()
+        port.bind(("127.0.0.1", 0))
+        serving_port = port.getsockname()[1]  # local mode's default 8080 may be taken on a shared machine
+        port.close()
+        local.config = {"local": {"local_code": True, "serving_port": serving_port}}
         return local, "local"
     import sagemaker
 
@@ -68,7 +73,7 @@ def deploy(args) -> dict:
         started = time.perf_counter()
         predictor.delete_endpoint(delete_endpoint_config=True)
         result["delete"].append(time.perf_counter() - started)
-        predictor.delete_model()
+        sess.delete_model(name)
     return result
 
 
