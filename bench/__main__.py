@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -32,6 +33,8 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(SUITES), help=f"comma-separated subset of {SUITES}")
     parser.add_argument("--venv", type=Path, default=peers.DEFAULT_VENV, help="the peers' virtualenv")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where benchmarks.{md,json} go")
+    parser.add_argument("--no-fast", action="store_true",
+                        help="run smlocal without its `fast` extra (uvloop, httptools), to measure what it buys")
     parser.add_argument("--no-docs", action="store_true", help="print the JSON only; do not write docs")
     args = parser.parse_args()
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -45,15 +48,20 @@ def main() -> int:
               file=sys.stderr)
         return 2
     images.build_all()
+    fast = None if args.no_fast else peers.fast_extras(args.venv)
+    emulator_env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(fast or ""), os.environ.get("PYTHONPATH")]))}
+    if args.no_fast and peers.fast_extras_installed():
+        parser.error("--no-fast: this interpreter has uvloop and httptools installed, uvicorn would use them")
     started = time.time()
     results: dict = {
         "command": "python -m bench" + (" --quick" if args.quick else "")
-                   + (f" --only {args.only}" if set(chosen) != set(SUITES) else ""),
+                   + (f" --only {args.only}" if set(chosen) != set(SUITES) else "")
+                   + (" --no-fast" if args.no_fast else ""),
         "argv": shlex.join(sys.argv),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": peers.machine(), "versions": peers.versions(peer_python), "quick": args.quick, "suites": {},
+        "machine": peers.machine(), "versions": peers.versions(peer_python, fast), "quick": args.quick, "suites": {},
     }
-    with running() as emu:
+    with running(emulator_env) as emu:
         s3 = emu.s3()
         s3.create_bucket(Bucket="bench")
         s3.put_object(Bucket="bench", Key="model.tar.gz", Body=images.model_tarball())

@@ -31,6 +31,22 @@ def ensure_venv(venv: Path) -> Path:
     return python
 
 
+def fast_extras_installed() -> bool:
+    return subprocess.run([sys.executable, "-c", "import uvloop, httptools"], capture_output=True).returncode == 0
+
+
+def fast_extras(venv: Path) -> Path | None:
+    """smlocal's `fast` extra (uvloop, httptools), as `scripts/smlocal` installs it. If this interpreter
+    lacks them they go into a directory next to the peers' venv, put on the emulator's PYTHONPATH only."""
+    if fast_extras_installed():
+        return None
+    target = venv.parent / "fast-extras"
+    if not (target / "uvloop").exists() or not (target / "httptools").exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(target), "uvloop>=0.19",
+                        "httptools>=0.6"], check=True)
+    return target
+
+
 def compose_command() -> list[str] | None:
     """What SDK local mode will run: `docker compose` (v2) or `docker-compose` (v1)."""
     probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
@@ -39,7 +55,7 @@ def compose_command() -> list[str] | None:
     return ["docker-compose"] if shutil.which("docker-compose") else None
 
 
-def versions(peer_python: Path) -> dict[str, str]:
+def versions(peer_python: Path, emulator_path: Path | None) -> dict[str, str]:
     code = ("import json, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in "
             "['sagemaker', 'moto', 'boto3', 'botocore']}))")
     found = json.loads(subprocess.run([str(peer_python), "-c", code], capture_output=True, text=True,
@@ -51,11 +67,15 @@ def versions(peer_python: Path) -> dict[str, str]:
     found = {f"{k} (peer venv)": v for k, v in found.items()}
     found.update({"smlocal": emulator.__version__, "boto3 (harness)": metadata.version("boto3"),
                   "uvicorn": metadata.version("uvicorn"), "python": platform.python_version()})
-    for extra in ("uvloop", "httptools"):
-        try:
-            found[extra] = metadata.version(extra)
-        except metadata.PackageNotFoundError:
-            found[extra] = "not installed"
+    code = ("import importlib.metadata as m\nfor p in ('uvloop', 'httptools'):\n    try: print(p, m.version(p))\n"
+            "    except m.PackageNotFoundError: print(p, 'not installed')")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(emulator_path or ""),
+                                                                  os.environ.get("PYTHONPATH", "")]))}
+    listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout
+    for line in listed.splitlines():
+        if line:
+            name, version = line.split(" ", 1)
+            found[f"{name} (emulator)"] = version
     compose = compose_command()
     if compose:
         found["compose"] = subprocess.run([*compose, "version", "--short"], capture_output=True,
