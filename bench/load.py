@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -60,7 +61,7 @@ def _worker(host: str, port: int, req: Prepared, seconds: float, index: int, out
         body = req.body
         if UNIQUE.encode() in body:
             counter += 1
-            body = body.replace(UNIQUE.encode(), f"b{index:03d}x{counter:015d}".encode())
+            body = body.replace(UNIQUE.encode(), f"b{os.getpid() % 10**6:06d}x{counter:012d}".encode())
         conn.request(req.method, req.path, body, req.headers)
         response = conn.getresponse()
         response.read()

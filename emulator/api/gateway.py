@@ -110,7 +110,7 @@ class Gateway:
                 raise SerializationException(f"The request body is not valid JSON: {exc}") from None
             except RecursionError:
                 raise SerializationException("The request body is nested too deeply.") from None
-            op, result = await run_in_threadpool(service.call, operation, params)
+            op, result = await service.acall(operation, params)
             return json_result(shape_output(op.output_shape, result), request_id)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
             return json_error(exc, request_id)
