@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import docker
+import psutil
 
 from bench import images, load
 from bench.emulator_proc import ROLE, Emulator
@@ -94,16 +95,22 @@ def invoke_load(emu: Emulator, name: str, quick: bool) -> dict:
             "Accept": "application/octet-stream"})),
     }
     seconds, rounds = (2.0, 1) if quick else (3.0, 3)
+    gateway = psutil.Process(emu.process.pid)
     out: dict = {"seconds_per_run": seconds, "rounds": rounds, "payload_bytes": len(body)}
     for url, req in sides.values():
         load.measure(url, req, 1, 0.3)
     for clients in (1, 16):
         runs: dict[str, list[dict]] = {side: [] for side in sides}
+        cpu: list[float] = []
         for _ in range(rounds):
             for side, (url, req) in sides.items():
+                before = sum(gateway.cpu_times()[:2])
                 runs[side].append(load.measure(url, req, clients, seconds))
+                if side == "smlocal":
+                    cpu.append((sum(gateway.cpu_times()[:2]) - before) / runs[side][-1]["requests"] * 1e6)
         row = {side: {key: summary([r[key] for r in got]) for key in ("rps", "p50_ms", "p99_ms")}
                | {"errors": sum(r["errors"] for r in got)} for side, got in runs.items()}
+        row["gateway_cpu_us_per_request"] = summary(cpu)
         row["p50_added_ms"] = row["smlocal"]["p50_ms"]["median"] - row["direct"]["p50_ms"]["median"]
         row["throughput_ratio"] = ratio(row["smlocal"]["rps"]["median"], row["direct"]["rps"]["median"])
         out[str(clients)] = row

@@ -157,6 +157,7 @@ def render(r: dict) -> str:
                 "(`POST /endpoints/<name>/invocations`, signed once).", "",
                 "| clients | side | req/s | p50 | p99 | p50 added | throughput vs direct |",
                 "|---|---|---|---|---|---|---|"]
+        cpu_rows = []
         for clients in ("1", "16"):
             row = inv[clients]
             for side in ("direct", "smlocal"):
@@ -165,6 +166,13 @@ def render(r: dict) -> str:
                          else "— | 100 %")
                 out.append(f"| {clients} | {side} | {fmt_range(x['rps'], '', 0)} | {_ms(x['p50_ms'])} | "
                            f"{_ms(x['p99_ms'])} | {extra} |")
+            if "gateway_cpu_us_per_request" in row:
+                cpu_rows.append(f"{fmt_range(row['gateway_cpu_us_per_request'], 'µs', 0)} at {clients} client(s)")
+        if cpu_rows:
+            out += ["", "CPU time the `smlocal up` process spent per invocation (user + system): "
+                    + "; ".join(cpu_rows) + ". On 2 vCPUs the 16-client ratio is bounded by this cost: clients, "
+                    "container and gateway share the same two cores, so any proxy's CPU per request comes out "
+                    "of the container's throughput."]
     if "staging" in s:
         st = s["staging"]
         gib = st["bytes"] / 2**30
