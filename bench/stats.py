@@ -36,6 +36,7 @@ def fmt_range(s: dict[str, float], unit: str = "s", digits: int = 3) -> str:
     """`0.512 s (0.498-0.530)`."""
     if not s.get("n"):
         return "—"
+    unit = f" {unit}" if unit else ""
     if s["n"] == 1:
-        return f"{s['median']:.{digits}f} {unit}"
-    return f"{s['median']:.{digits}f} {unit} ({s['min']:.{digits}f}–{s['max']:.{digits}f})"
+        return f"{s['median']:.{digits}f}{unit}"
+    return f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}–{s['max']:.{digits}f})"
