@@ -76,6 +76,8 @@ def main() -> int:
                 t = time.time()
                 results["suites"][suite] = runners[suite]()
                 results["suites"][suite]["wall_s"] = time.time() - t
+                results["suites"][suite]["started"] = datetime.fromtimestamp(t, timezone.utc).isoformat(
+                    timespec="seconds")
     results["wall_s"] = time.time() - started
     results["machine"]["load_at_end"] = peers.machine()["load_at_start"]
     text = json.dumps(results, indent=1, default=str)
@@ -83,7 +85,15 @@ def main() -> int:
         print(text)
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "benchmarks.json").write_text(text + "\n")
+    previous = args.out / "benchmarks.json"
+    if set(chosen) != set(SUITES) and previous.exists():   # a partial run updates its suites only
+        merged = json.loads(previous.read_text())
+        merged.setdefault("partial_runs", []).append(
+            {k: results[k] for k in ("command", "started", "wall_s", "versions", "machine")})
+        merged["suites"].update(results["suites"])
+        results = merged
+        text = json.dumps(results, indent=1, default=str)
+    previous.write_text(text + "\n")
     (args.out / "benchmarks.md").write_text(report.render(results))
     print(f"wrote {args.out / 'benchmarks.md'} and benchmarks.json ({results['wall_s']:.0f} s)")
     return 0

@@ -83,6 +83,8 @@ def render(r: dict) -> str:
            f"{m['load_at_start']:.1f} at the start and {m.get('load_at_end', 0):.1f} at the end (other work "
            "shared the machine).",
            "- **Versions:** " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
+           *[f"- **Partial re-run:** `{p['command']}` at {p['started']} replaced those suites' figures "
+             "(versions and machine in benchmarks.json)." for p in r.get("partial_runs", [])],
            "- **smlocal** runs as users run it (`smlocal up` in its own process, embedded SeaweedFS). The "
            "peers run from the harness's own virtualenv: SDK local mode (`instance_type=\"local\"`, "
            "docker-compose) and moto's server mode.", "",
@@ -126,9 +128,9 @@ def render(r: dict) -> str:
                            ("sdk_fit_smlocal", "SDK `fit()` on smlocal")):
             out.append(f"| {label} | {fmt_range(t[key])} | {t[key]['median'] / base:.2f}× "
                        f"({t[key]['median'] - base:+.3f} s) |")
-        out += ["", f"SDK `fit()` on smlocal is bounded by the SDK's own polling (see /work/shared/docs/wire.md, "
-                "\"floor\"): it returns at once only if the first DescribeTrainingJob after Create already shows "
-                "the job finished. These numbers will change once a server-side bounded wait on Describe "
+        out += ["", f"SDK `fit()` on smlocal is bounded by the SDK's own polling: it returns at once only if the "
+                "first DescribeTrainingJob after Create already shows the job finished; otherwise it sleeps "
+                "between Describe calls. These numbers will change once a server-side bounded wait on Describe "
                 f"(issue 8) lands; re-run `python -m bench --only training`. Local mode left "
                 f"{t['local_mode_containers_left']} stopped container(s) behind for {t['local_mode_fits']} fits "
                 "(the harness removes them)."]
