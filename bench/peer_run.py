@@ -32,24 +32,18 @@ def sdk(python: Path, args: list[str], env: dict[str, str] | None = None, timeou
 
 
 def local_mode_leftovers(image: str, since: float) -> int:
-    """Containers SDK local mode left behind for `image` (created after `since`); removes them and
-    returns how many there were."""
+    """Stopped containers of `image` that SDK local mode (compose services named `<id>-algo-<n>-<id>`)
+    left behind since `since`; removes them and returns how many there were."""
     client = docker.from_env()
     left = 0
-    for container in client.containers.list(all=True, filters={"ancestor": image}):
-        if container.labels.get("org.smlocal.managed"):
+    # by the image name the container was created from, not `ancestor` (which resolves the tag now,
+    # and misses containers of an image the tag pointed to before a rebuild)
+    for container in client.api.containers(all=True, filters={"name": "-algo-", "status": "exited"}):
+        labels = container.get("Labels") or {}
+        if (labels.get("org.smlocal.managed") or container.get("Image") != image
+                or container.get("Created", 0) < since - 1):
             continue
-        created = container.attrs.get("Created", "")
-        if "-algo-" in container.name and _epoch(created) >= since - 1:
-            left += 1
-            container.remove(force=True)
+        left += 1
+        client.api.remove_container(container["Id"], force=True)
     return left
 
-
-def _epoch(created: str) -> float:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(created[:26].rstrip("Z") + "+00:00").timestamp()
-    except ValueError:
-        return 0.0
