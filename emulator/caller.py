@@ -3,8 +3,9 @@ without the domain knowing anything of HTTP. Today one fact: is this the SageMak
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 SDK_MARKER = "AWS-SageMaker-Python-SDK"   # sagemaker.user_agent.SDK_PREFIX, in every SDK request's User-Agent
@@ -17,10 +18,17 @@ def is_sdk() -> bool:
     return _sdk.get()
 
 
-def call_as(user_agent: str | None, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` with the caller hint derived from ``user_agent`` set."""
+@contextlib.contextmanager
+def calling_as(user_agent: str | None) -> Iterator[None]:
+    """The caller hint derived from ``user_agent``, for the code (and the worker threads) run inside."""
     token = _sdk.set(SDK_MARKER in (user_agent or ""))
     try:
-        return fn(*args)
+        yield
     finally:
         _sdk.reset(token)
+
+
+def call_as(user_agent: str | None, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` with the caller hint derived from ``user_agent`` set."""
+    with calling_as(user_agent):
+        return fn(*args)

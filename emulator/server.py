@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from emulator import __version__
 from emulator.api.app import create_app
-from emulator.api.dispatch import Service
+from emulator.api.dispatch import Service, inline
 from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
 from emulator.api.s3proxy import S3Proxy
@@ -70,9 +70,15 @@ def family_defaults(ctx: Context) -> dict[str, Any]:
     handlers: dict[str, Any] = {}
     for family in families.ALL:
         records = Records(ctx, family)
-        handlers[f"Describe{family.noun}"] = (
-            lambda params, r=records: r.get(params[r.family.name_field]))
-        handlers[f"List{family.noun}s"] = records.list
+
+        def describe(params: dict[str, Any], r: Records = records) -> dict[str, Any]:
+            return r.get(params[r.family.name_field])
+
+        def list_(params: dict[str, Any], r: Records = records) -> dict[str, Any]:
+            return r.list(params)
+
+        handlers[f"Describe{family.noun}"] = inline(describe)
+        handlers[f"List{family.noun}s"] = inline(list_)
     return handlers
 
 

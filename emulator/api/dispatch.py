@@ -26,6 +26,15 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 log = logging.getLogger(__name__)
 
 
+def inline(handler: Handler) -> Handler:
+    """Marks a handler that only reads local state (a few milliseconds at most): the gateway runs it
+    on its event loop instead of handing it to a worker thread. The hand-off and the GIL traffic
+    between the loop and the workers cost more than such a read, and set the control plane's tail
+    latency under concurrent clients (docs/benchmarks.md)."""
+    handler.inline = True  # type: ignore[attr-defined]
+    return handler
+
+
 @dataclass
 class Service:
     """One AWS service spoken by the gateway."""
@@ -83,6 +92,8 @@ class Service:
     async def acall(self, op_name: str, raw_params: Any) -> tuple[OperationModel, dict[str, Any]]:
         """As ``call``; coroutine handlers (the invocation proxy) run on the event loop, others in a thread."""
         operation, handler = self.operation(op_name)
+        if getattr(handler, "inline", False):
+            return self.call(op_name, raw_params)
         if not inspect.iscoroutinefunction(handler):
             return await run_in_threadpool(self.call, op_name, raw_params)
         params = self.validated(operation, raw_params)

@@ -111,8 +111,8 @@ class Gateway:
                 raise SerializationException(f"The request body is not valid JSON: {exc}") from None
             except RecursionError:
                 raise SerializationException("The request body is nested too deeply.") from None
-            op, result = await run_in_threadpool(caller.call_as, request.headers.get("user-agent"), service.call,
-                                                 operation, params)
+            with caller.calling_as(request.headers.get("user-agent")):  # worker threads inherit the hint
+                op, result = await service.acall(operation, params)
             return json_result(shape_output(op.output_shape, result), request_id)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
             return json_error(exc, request_id)

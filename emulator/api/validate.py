@@ -125,11 +125,12 @@ class _Validator:
         out: dict[str, Any] = {}
         required = set(shape.required_members)
         for name, member in shape.members.items():
-            member_path = f"{path}.{lower_camel(name)}" if path else lower_camel(name)
             item = value.get(name)
+            if item is None and name not in required:
+                continue                  # most members are absent: no path to build (hot path)
+            member_path = f"{path}.{lower_camel(name)}" if path else lower_camel(name)
             if item is None:
-                if name in required:
-                    self._fail(None, member_path, "Member must not be null")
+                self._fail(None, member_path, "Member must not be null")
                 continue
             out[name] = self.check(member, item, member_path)
         return out  # unknown members are ignored, as AWS services do

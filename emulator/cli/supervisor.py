@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -118,6 +119,10 @@ def _serve(settings: Settings, progress: Callable[[str], None]) -> None:
     from emulator.server import create
 
     app, _ = create(settings)
+    # The gateway's event loop shares the GIL with job, hosting and request worker threads; with the
+    # default 5 ms switch interval a loop that gave the GIL up for a system call waits that long to
+    # get it back, which dominated control-plane p99 under 16 clients (docs/benchmarks.md).
+    sys.setswitchinterval(0.0005)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)

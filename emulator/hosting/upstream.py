@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 from dataclasses import dataclass
 
 MAX_HEADER_BYTES = 64 * 1024
@@ -64,7 +65,7 @@ class UpstreamPool:
                 conn.close()
                 continue
             try:
-                return await asyncio.wait_for(self._exchange(conn, host, port, head, body), timeout)
+                return await _bounded(self._exchange(conn, host, port, head, body), timeout)
             except (ConnectionError, asyncio.IncompleteReadError, _StaleConnection):
                 conn.close()        # the server dropped an idle connection: try a fresh one
             except BaseException:
@@ -76,7 +77,7 @@ class UpstreamPool:
             raise UpstreamError(f"cannot connect to {host}:{port}: {exc or type(exc).__name__}") from None
         conn = _Connection(reader, writer)
         try:
-            return await asyncio.wait_for(self._exchange(conn, host, port, head, body), timeout)
+            return await _bounded(self._exchange(conn, host, port, head, body), timeout)
         except (ConnectionError, asyncio.IncompleteReadError, _StaleConnection) as exc:
             conn.close()
             raise UpstreamError(f"{host}:{port} closed the connection without a complete response "
@@ -119,6 +120,15 @@ class UpstreamPool:
             for conn in idle:
                 conn.close()
         self._idle.clear()
+
+
+if sys.version_info >= (3, 11):
+    async def _bounded(awaitable, timeout: float):
+        """``wait_for`` without the extra task per request (a measurable cost on the hot path)."""
+        async with asyncio.timeout(timeout):
+            return await awaitable
+else:  # pragma: no cover - Python 3.10
+    _bounded = asyncio.wait_for
 
 
 class _StaleConnection(Exception):

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 MAX_MANIFEST_ENTRIES = 1_000_000
 CHUNK_SIZE = 1024 * 1024                  # streaming read size (1 MiB beat 8 MiB and fget_object)
+RANGED_FROM = 64 * 1024 * 1024            # objects this large are fetched as parallel byte ranges
+RANGE_SIZE = 16 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024              # multipart part size for uploads
 GZIP_LEVEL = 3                            # as small as gzip -6 (GNU default) on CSV, 5x faster
 PROGRESS_INTERVAL = 0.25                  # seconds between progress callbacks
@@ -335,8 +337,12 @@ def download(client: S3Client, objects: list[S3Object], dest: Path, progress: Pr
             last[0] = time.monotonic()
             progress(tally.objects, len(objects), tally.bytes, total)
 
-    _parallel(lambda item: _fetch(client, item[0], item[1], tally, stop), list(zip(objects, targets, strict=True)),
+    whole = [(o, t) for o, t in zip(objects, targets, strict=True) if o.size < RANGED_FROM]
+    _parallel(lambda item: _fetch(client, item[0], item[1], tally, stop), whole,
               workers, "s3-download", tick=tick, stop=stop)
+    for obj, target in zip(objects, targets, strict=True):
+        if obj.size >= RANGED_FROM:     # one at a time, its ranges in parallel: like boto3's download_file
+            _fetch_ranged(client, obj, target, tally, stop, workers, tick)
     if progress:
         progress(tally.objects, len(objects), tally.bytes, total)
     return TransferStats(len(objects), tally.bytes, time.monotonic() - started)
@@ -402,6 +408,50 @@ def _fetch(client: S3Client, obj: S3Object, target: Path, tally: _Tally, stop: t
         if response is not None:
             response.close()
             response.release_conn()
+
+
+def _fetch_ranged(client: S3Client, obj: S3Object, target: Path, tally: _Tally, stop: threading.Event,
+                  workers: int, tick: Callable[[], None]) -> None:
+    """A large object as ``RANGE_SIZE`` byte ranges written in place into a pre-sized part file."""
+    tmp = target.parent / f".smlocal-{uuid.uuid4().hex}.part"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise _failure(client, exc, f"cannot download {obj.uri}", obj.bucket, obj.key) from None
+    try:
+        os.ftruncate(fd, obj.size)
+
+        def fetch(offset: int) -> None:
+            if stop.is_set():
+                return
+            length, response = min(RANGE_SIZE, obj.size - offset), None
+            try:
+                response = client.raw.get_object(obj.bucket, obj.key, offset=offset, length=length)
+                position = offset
+                while not stop.is_set() and (data := response.read(CHUNK_SIZE)):
+                    os.pwrite(fd, data, position)
+                    position += len(data)
+                    tally.add(len(data))
+                if not stop.is_set() and position != offset + length:
+                    raise StagingError(f"cannot download {obj.uri}: the object changed while it was read")
+            except (*_NETWORK_ERRORS, ValueError, OSError) as exc:
+                raise _failure(client, exc, f"cannot download {obj.uri}", obj.bucket, obj.key) from None
+            finally:
+                if response is not None:
+                    response.close()
+                    response.release_conn()
+
+        _parallel(fetch, range(0, obj.size, RANGE_SIZE), workers, "s3-range", tick=tick, stop=stop)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    if stop.is_set():
+        tmp.unlink(missing_ok=True)
+        return
+    os.replace(tmp, target)
+    tally.add(objects=1)
 
 
 def download_prefix(client: S3Client, s3_uri_prefix: str, dest: Path, workers: int = 8) -> TransferStats:

@@ -1,9 +1,10 @@
 # Sourced by scripts/smlocal and scripts/test: make sure .venv exists with the project installed.
-# Usage: ensure_venv [extra]   (extra = "test" installs the test dependencies too)
+# Usage: ensure_venv [extra]   (extra = "test" installs the test dependencies too; the "fast"
+# extra, uvloop + httptools for the gateway, is always installed)
 # Reinstalls only when pyproject.toml changed since the last install.
 
 ensure_venv() {
-    local extra="${1:-}" root venv python stamp want
+    local extra="${1:-}" extras root venv python stamp want
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
     venv="${SMLOCAL_VENV:-$root/.venv}"
     python="${PYTHON:-python3}"
@@ -16,11 +17,12 @@ ensure_venv() {
         "$python" -m venv "$venv"
     fi
     stamp="$venv/.smlocal-installed"
-    want="$(sha256sum "$root/pyproject.toml" | cut -c1-16)${extra:+-$extra}"
+    extras="fast${extra:+,$extra}"
+    want="$(sha256sum "$root/pyproject.toml" | cut -c1-16)-$extras"
     if [[ ! -f "$stamp" ]] || ! grep -qx -- "$want" "$stamp" 2>/dev/null; then
-        echo "[smlocal] installing smlocal${extra:+ with [$extra]} into $venv" >&2
+        echo "[smlocal] installing smlocal[$extras] into $venv" >&2
         "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-        "$venv/bin/python" -m pip install --quiet -e "$root${extra:+[$extra]}" >&2
+        "$venv/bin/python" -m pip install --quiet -e "$root[$extras]" >&2
         echo "$want" > "$stamp"
     fi
     VENV="$venv"

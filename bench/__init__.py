@@ -1,0 +1,1 @@
+"""smlocal benchmark suite: `python -m bench` (see bench/__main__.py)."""

@@ -1,0 +1,102 @@
+"""Scale: many training jobs queued and several endpoints created at once; time to drain, control-plane
+latency while busy, and that nothing is lost or leaked."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import docker
+import psutil
+
+from bench import endpoint, images
+from bench.emulator_proc import ROLE, Emulator
+from bench.stats import percentile
+
+
+def _probe(sm, stop: threading.Event, latencies: list[float]) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        sm.list_training_jobs(MaxResults=10)
+        latencies.append(time.perf_counter() - started)
+        time.sleep(0.02)
+
+
+def _managed() -> set[str]:
+    """Ids of this benchmark's containers (other emulators on the machine have theirs)."""
+    found = docker.from_env().api.containers(all=True, filters={"label": "org.smlocal.managed"})
+    return {c["Id"] for c in found if any("scale-job-" in n or "scale-ep-" in n for n in c.get("Names", []))
+            or any("scale-" in v for v in (c.get("Labels") or {}).values())}
+
+
+def run(emu: Emulator, quick: bool) -> dict:
+    jobs, endpoints = (20, 4) if quick else (50, 10)
+    sm, probe_client = emu.client(), emu.client()
+    before = _managed()
+    proc = psutil.Process(emu.process.pid)
+    threads_before, fds_before = proc.num_threads(), proc.num_fds()
+    for i in range(endpoints):
+        endpoint.create_model(sm, f"scale-ep-{i}")
+    latencies: list[float] = []
+    stop = threading.Event()
+    prober = threading.Thread(target=_probe, args=(probe_client, stop, latencies), daemon=True)
+    prober.start()
+    started = time.perf_counter()
+    for i in range(jobs):
+        sm.create_training_job(
+            TrainingJobName=f"scale-job-{i}", RoleArn=ROLE,
+            AlgorithmSpecification={"TrainingImage": images.TRAIN, "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "s3://bench/output"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1})
+    for i in range(endpoints):
+        sm.create_endpoint(EndpointName=f"scale-ep-{i}", EndpointConfigName=f"scale-ep-{i}")
+    pending_jobs, pending_eps = {f"scale-job-{i}" for i in range(jobs)}, {f"scale-ep-{i}" for i in range(endpoints)}
+    statuses: dict[str, str] = {}
+    jobs_done = eps_done = None
+    while pending_jobs or pending_eps:
+        for name in list(pending_jobs):
+            status = sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
+            if status != "InProgress":
+                statuses[name] = status
+                pending_jobs.discard(name)
+        for name in list(pending_eps):
+            status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
+            if status not in ("Creating",):
+                statuses[name] = status
+                pending_eps.discard(name)
+        if not pending_jobs and jobs_done is None:
+            jobs_done = time.perf_counter() - started
+        if not pending_eps and eps_done is None:
+            eps_done = time.perf_counter() - started
+        if time.perf_counter() - started > 900:
+            raise RuntimeError(f"not drained after 15 min: {sorted(pending_jobs | pending_eps)[:5]}")
+        time.sleep(0.2)
+    stop.set()
+    prober.join()
+    runtime = emu.client("sagemaker-runtime")
+    invoked = 0
+    for i in range(endpoints):
+        body = runtime.invoke_endpoint(EndpointName=f"scale-ep-{i}", Body=b"ping",
+                                       ContentType="application/octet-stream")["Body"].read()
+        invoked += body.endswith(b"ping")
+    for i in range(endpoints):
+        sm.delete_endpoint(EndpointName=f"scale-ep-{i}")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _managed() - before:
+        time.sleep(0.5)
+    leaked = len(_managed() - before)
+    latencies.sort()
+    listed = len(sm.list_training_jobs(NameContains="scale-job-", MaxResults=100)["TrainingJobSummaries"])
+    return {
+        "jobs": jobs, "endpoints": endpoints,
+        "jobs_drained_s": jobs_done, "endpoints_in_service_s": eps_done,
+        "completed": sum(statuses.get(f"scale-job-{i}") == "Completed" for i in range(jobs)),
+        "in_service": sum(statuses.get(f"scale-ep-{i}") == "InService" for i in range(endpoints)),
+        "invoked_ok": invoked, "jobs_listed": listed,
+        "busy_list_latency_ms": {"p50": percentile(latencies, 0.5) * 1000, "p99": percentile(latencies, 0.99) * 1000,
+                                 "max": latencies[-1] * 1000 if latencies else float("nan"),
+                                 "samples": len(latencies)},
+        "containers_leaked": leaked,
+        "threads_before_after": [threads_before, proc.num_threads()],
+        "fds_before_after": [fds_before, proc.num_fds()],
+    }
