@@ -204,3 +204,12 @@ def test_a_broken_framework_module_is_a_framework_error(opt_ml, monkeypatch):
     text = (opt_ml / "output" / "failure").read_text()
     assert text.startswith("Framework Error: \nTraceback (most recent call last):")
     assert text.endswith("No module named 'no_such_framework_module'")
+
+
+def test_the_error_text_comes_from_stderr_only(tmp_path):
+    (tmp_path / "noisy.py").write_text(
+        "import sys\nsys.stderr.write('RuntimeError: first\\n'); sys.stderr.flush()\n"
+        "print('stdout RuntimeError noise', flush=True)\nsys.stderr.write('second line\\n')\nsys.exit(3)\n")
+    with pytest.raises(ExecuteUserScriptError) as failure:
+        process.run(process.command(tmp_path, "noisy.py", []), cwd=str(tmp_path), capture_error=True)
+    assert 'ErrorMessage "RuntimeError: first\n second line"' in str(failure.value)

@@ -69,12 +69,13 @@ class _ErrorWatch:
         return "\n ".join(self.lines).strip()
 
 
-def _pump(stream, sink, watch: _ErrorWatch) -> None:
+def _pump(stream, sink, watch: _ErrorWatch | None) -> None:
     for raw in iter(stream.readline, b""):
         line = raw.decode("utf-8", "replace")
         sink.write(line)
         sink.flush()
-        watch.feed(line)
+        if watch is not None:
+            watch.feed(line)
     stream.close()
 
 
@@ -90,8 +91,10 @@ def run(cmd: list[str], cwd: str, env: dict[str, str] | None = None, capture_err
     previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum)) \
         if threading.current_thread() is threading.main_thread() else None
     watch = _ErrorWatch()
-    pumps = [threading.Thread(target=_pump, args=(s, sink, watch), daemon=True)
-             for s, sink in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr)) if s is not None]
+    # the error text comes from stderr only, as AWS's toolkit reads it: stdout lines racing in between
+    # would split a traceback
+    pumps = [threading.Thread(target=_pump, args=(s, sink, w), daemon=True)
+             for s, sink, w in ((proc.stdout, sys.stdout, None), (proc.stderr, sys.stderr, watch)) if s is not None]
     for pump in pumps:
         pump.start()
     try:
