@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 SDK_MARKER = "AWS-SageMaker-Python-SDK"   # sagemaker.user_agent.SDK_PREFIX, in every SDK request's User-Agent
 
 _sdk: contextvars.ContextVar[bool] = contextvars.ContextVar("smlocal_caller_is_sdk", default=False)
-T = TypeVar("T")
 
 
 def is_sdk() -> bool:
@@ -27,8 +25,3 @@ def calling_as(user_agent: str | None) -> Iterator[None]:
     finally:
         _sdk.reset(token)
 
-
-def call_as(user_agent: str | None, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(*args)`` with the caller hint derived from ``user_agent`` set."""
-    with calling_as(user_agent):
-        return fn(*args)

@@ -31,10 +31,6 @@ class LocalImage:
     wheels: tuple[str, ...] = ()   # pip requirements downloaded on the host first (no Debian package)
     default: bool = True           # built by a plain `smlocal images build` / first `smlocal up`
 
-    @property
-    def framework(self) -> str:
-        return self.name
-
 
 CATALOG: dict[str, LocalImage] = {image.name: image for image in (
     LocalImage("base", "smlocal/base:bookworm", None),

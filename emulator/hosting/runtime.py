@@ -144,11 +144,15 @@ class HostingRuntime:
         self.fleet.stop(deployment, grace=5)
 
     # --- operations ----------------------------------------------------------------------------------
-    def _create(self, name: str) -> None:
+    def _target(self, name: str) -> dict[str, Any] | None:
+        """What Create/Update asked for (None when the endpoint was deleted meanwhile)."""
         record = self.endpoints.find(name)
-        if record is None:
+        return None if record is None else record["_smlocal"]["target"]
+
+    def _create(self, name: str) -> None:
+        target = self._target(name)
+        if target is None:
             return
-        target = record["_smlocal"]["target"]
         try:
             deployment = self._start(name, target)
         except (DeploymentFailure, DockerError) as exc:
@@ -158,10 +162,9 @@ class HostingRuntime:
         self._serve(name, deployment, target["config"], target.get("capture"))
 
     def _update(self, name: str) -> None:
-        record = self.endpoints.find(name)
-        if record is None:
+        target = self._target(name)
+        if target is None:
             return
-        target = record["_smlocal"]["target"]
         try:
             deployment = self._start(name, target)
         except (DeploymentFailure, DockerError) as exc:

@@ -6,27 +6,17 @@ smdistributed) are not available: those distribution settings fail with a clear 
 
 from __future__ import annotations
 
-import logging
+from sagemaker_training import environment
+from smlocal_toolkit.entry_point import run_single_process
 
-from sagemaker_training import entry_point, environment
-from smlocal_toolkit.errors import ClientError
-
-logger = logging.getLogger(__name__)
 LAUNCHERS = ("sagemaker_mpi_enabled", "sagemaker_distributed_dataparallel_enabled",
              "sagemaker_torch_distributed_enabled", "sagemaker_pytorch_xla_multi_worker_enabled")
 
 
 def train(training_environment):
     params = training_environment.additional_framework_parameters
-    for flag in LAUNCHERS:
-        if params.get(flag):
-            raise ClientError(f"{flag}: smlocal runs PyTorch scripts as one process per instance and has no "
-                              "distributed launcher; remove the estimator's distribution setting.")
     capture_error = params.get("sagemaker_capture_error", True) not in (False, "false", "False")
-    logger.info("Invoking user training script.")
-    entry_point.run(uri=training_environment.module_dir, user_entry_point=training_environment.user_entry_point,
-                    args=training_environment.to_cmd_args(), env_vars=training_environment.to_env_vars(),
-                    capture_error=capture_error)
+    run_single_process(training_environment, "PyTorch", LAUNCHERS, capture_error)
 
 
 def main():

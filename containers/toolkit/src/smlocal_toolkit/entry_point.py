@@ -72,3 +72,18 @@ def run(uri: str, user_entry_point: str | None, args: list[str], env_vars: dict[
         cmd = process.command(target, user_entry_point, args)
     print(f"Invoking script with the following command:\n\n{' '.join(cmd)}\n", flush=True)
     return process.run(cmd, cwd=target, env=os.environ.copy(), capture_error=capture_error, legacy=legacy)
+
+
+def run_single_process(training_environment, framework: str, launchers: tuple[str, ...],
+                       capture_error: bool = True) -> None:
+    """A framework image's script mode with one process per instance: distribution settings that need a
+    launcher smlocal's images lack fail with a clear reason, then the user's entry point runs."""
+    params = training_environment.additional_framework_parameters
+    for flag in launchers:
+        if params.get(flag):
+            raise ClientError(f"{flag}: smlocal runs {framework} scripts as one process per instance and has no "
+                              "distributed launcher; remove the estimator's distribution setting.")
+    log.info("Invoking user training script.")
+    run(uri=training_environment.module_dir, user_entry_point=training_environment.user_entry_point,
+        args=training_environment.to_cmd_args(), env_vars=training_environment.to_env_vars(),
+        capture_error=capture_error)
