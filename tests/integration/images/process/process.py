@@ -92,6 +92,7 @@ elif args.mode == "cluster":
         else:
             raise SystemExit(f"{peer} never resolved")
     write_evidence(addresses=addresses)
+    time.sleep(5)   # a host's name leaves DNS when its container exits: stay while peers look it up
 elif args.mode == "oom":
     hog = []
     while True:
