@@ -1,4 +1,4 @@
-"""Throughput of emulator.jobs.staging against boto3, on a private embedded SeaweedFS.
+"""Throughput of emulator.infra.staging against boto3, on a private embedded SeaweedFS.
 
     python bench/staging_throughput.py                        # 200 x 1 MiB and 4 x 64 MiB
     python bench/staging_throughput.py --objects 50 --size 8MiB --workers 4 --repeat 5
@@ -29,7 +29,7 @@ from botocore.config import Config
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emulator.config import S3Settings  # noqa: E402
-from emulator.jobs import staging, uploads  # noqa: E402
+from emulator.infra import staging, uploads  # noqa: E402
 from emulator.s3.client import S3Client  # noqa: E402
 from emulator.s3.embedded import EmbeddedS3  # noqa: E402
 

@@ -10,33 +10,34 @@ from fastapi import FastAPI
 
 from emulator import __version__
 from emulator.api.app import create_app
-from emulator.api.dispatch import Service, inline
+from emulator.api.dispatch import Service
 from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
 from emulator.api.s3proxy import S3Proxy
 from emulator.config import Settings
-from emulator.docker_engine import DockerEngine
+from emulator.domain.records import Context
+from emulator.hosting.endpoint_runtime import HostingRuntime
 from emulator.hosting.fleet import HostingServices
-from emulator.hosting.runtime import HostingRuntime
 from emulator.identity.service import IdentityOps
+from emulator.infra.containers import ContainerRuntime
+from emulator.infra.docker_engine import DockerEngine
 from emulator.jobs.container_job import JobServices
-from emulator.jobs.metrics import MetricStore
-from emulator.jobs.runtime import JobRuntime
+from emulator.jobs.job_runtime import JobRuntime
 from emulator.logs.service import LogsOps
-from emulator.logs.store import LogStore
 from emulator.s3.client import S3Client
-from emulator.sagemaker import families
+from emulator.sagemaker import records_api
 from emulator.sagemaker.endpoint_configs import EndpointConfigOps
 from emulator.sagemaker.endpoints import EndpointOps
 from emulator.sagemaker.invocations import InvocationOps
 from emulator.sagemaker.models import ModelOps
 from emulator.sagemaker.processing import ProcessingOps
-from emulator.sagemaker.records import Context, Records
 from emulator.sagemaker.sdk_wait import FirstDescribeWait
 from emulator.sagemaker.tags import TagOps
 from emulator.sagemaker.training import TrainingOps
 from emulator.sagemaker.transform import TransformOps
 from emulator.state.db import Database
+from emulator.state.logs import LogStore
+from emulator.state.metrics import MetricStore
 from emulator.state.resources import ResourceStore
 
 log = logging.getLogger(__name__)
@@ -65,59 +66,38 @@ class Emulator:
         self.db.close()
 
 
-def family_defaults(ctx: Context) -> dict[str, Any]:
-    """Describe<Noun> and List<Noun>s for every family, from the shared record plumbing."""
-    handlers: dict[str, Any] = {}
-    for family in families.ALL:
-        records = Records(ctx, family)
-
-        def describe(params: dict[str, Any], r: Records = records) -> dict[str, Any]:
-            return r.get(params[r.family.name_field])
-
-        def list_(params: dict[str, Any], r: Records = records) -> dict[str, Any]:
-            return r.list(params)
-
-        handlers[f"Describe{family.noun}"] = inline(describe)
-        handlers[f"List{family.noun}s"] = inline(list_)
-    return handlers
-
-
-def build(settings: Settings) -> Emulator:
+def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emulator:
+    """Everything wired together. ``containers``: the container runtime (Docker unless a test passes
+    its in-memory fake)."""
     db = Database(settings.db_path)
     ctx = Context(settings=settings, store=ResourceStore(db))
     log_store = LogStore(db)
     identity = IdentityOps(settings)
-    docker = DockerEngine()
+    runtime = containers if containers is not None else DockerEngine()
     s3 = S3Client(settings.s3, settings.region) if settings.s3 else None
-    jobs = JobRuntime(JobServices(ctx, log_store, MetricStore(db), docker, s3))
-    hosting = HostingRuntime(ctx, HostingServices(settings, docker, log_store, s3))
-    training = TrainingOps(ctx, launch=jobs.launch_training, request_stop=jobs.stop_training)
-    processing = ProcessingOps(ctx, launch=jobs.launch_processing, request_stop=jobs.stop_processing)
-    transform = TransformOps(ctx, launch=jobs.launch_transform, request_stop=jobs.stop_transform)
-    services = {
-        "sagemaker": Service.from_providers(
-            "sagemaker", [TagOps(ctx), ModelOps(ctx), EndpointConfigOps(ctx), EndpointOps(ctx, hosting), training,
-                          processing, transform],
-            defaults=family_defaults(ctx)),
-        "sagemaker-runtime": Service.from_providers("sagemaker-runtime", [InvocationOps(ctx, hosting)],
-                                                    validation_code="ValidationError"),
-        "logs": Service.from_providers("logs", [LogsOps(settings, log_store)],
-                                       validation_code="InvalidParameterException"),
-        "sts": Service.from_providers("sts", [identity], validation_code="ValidationError"),
-        "iam": Service.from_providers("iam", [identity], validation_code="ValidationError"),
-    }
+    jobs = JobRuntime(JobServices(ctx, log_store, MetricStore(db), runtime, s3))
+    hosting = HostingRuntime(ctx, HostingServices(settings, runtime, log_store, s3))
     hold = FirstDescribeWait(settings.sdk_describe_wait)
-    sagemaker = services["sagemaker"]
-    for family in (families.TRAINING_JOB, families.PROCESSING_JOB, families.TRANSFORM_JOB):
-        op = f"Describe{family.noun}"
-        if op in sagemaker.handlers:
-            sagemaker.handlers[op] = hold.wrap(family, sagemaker.handlers[op])
+    job_families = tuple(kind.family for kind in jobs.kinds.values())
+    services = {
+        "sagemaker": Service.build("sagemaker", [
+            records_api.operations(ctx, hold, held=job_families),
+            TagOps(ctx).operations(), ModelOps(ctx).operations(), EndpointConfigOps(ctx).operations(),
+            EndpointOps(ctx, hosting).operations(), TrainingOps(ctx, jobs).operations(),
+            ProcessingOps(ctx, jobs).operations(), TransformOps(ctx, jobs).operations()]),
+        "sagemaker-runtime": Service.build("sagemaker-runtime", [InvocationOps(ctx, hosting).operations()],
+                                           validation_code="ValidationError"),
+        "logs": Service.build("logs", [LogsOps(settings, log_store).operations()],
+                              validation_code="InvalidParameterException"),
+        "sts": Service.build("sts", [identity.sts_operations()], validation_code="ValidationError"),
+        "iam": Service.build("iam", [identity.iam_operations()], validation_code="ValidationError"),
+    }
     return Emulator(settings, db, ctx, log_store, services, jobs, hosting)
 
 
-def create(settings: Settings) -> tuple[Any, Emulator]:
+def create(settings: Settings, containers: ContainerRuntime | None = None) -> tuple[Any, Emulator]:
     """The ASGI application (FastAPI behind the invocation fast path) and the emulator it serves."""
-    emulator = build(settings)
+    emulator = build(settings, containers)
 
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "region": settings.region,

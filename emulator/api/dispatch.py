@@ -1,38 +1,30 @@
-"""The operation table: botocore operation name -> handler, built once per service.
+"""The operation table: botocore operation name -> handler spec, built once per service.
 
-A provider is any object whose methods are named after operations in snake case
-(``CreateModel`` -> ``create_model``), taking validated params and returning a plain dict.
-Describe*/List* of every resource family are served by the shared record plumbing unless a
-provider defines its own.
+Providers register their operations explicitly (``operations()`` -> ``OperationTable``, see
+``emulator.handler_spec``). ``Service.build`` merges the tables and refuses, at start-up, an
+operation registered twice or one the service's botocore model does not have.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 from starlette.concurrency import run_in_threadpool
 
-from emulator.api.models import service_model
+from emulator.api.service_models import service_model
 from emulator.api.validate import validate
 from emulator.errors import ServiceError, UnknownOperationException, ValidationException
+from emulator.handler_spec import HandlerSpec, OperationTable, Where
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
 log = logging.getLogger(__name__)
 
 
-def inline(handler: Handler) -> Handler:
-    """Marks a handler that only reads local state (a few milliseconds at most): the gateway runs it
-    on its event loop instead of handing it to a worker thread. The hand-off and the GIL traffic
-    between the loop and the workers cost more than such a read, and set the control plane's tail
-    latency under concurrent clients (docs/benchmarks.md)."""
-    handler.inline = True  # type: ignore[attr-defined]
-    return handler
+class RegistrationError(Exception):
+    """The handler tables do not fit together (a programming error, raised at start-up)."""
 
 
 @dataclass
@@ -40,7 +32,7 @@ class Service:
     """One AWS service spoken by the gateway."""
 
     name: str                                   # botocore name: sagemaker, logs, sts, iam, ...
-    handlers: dict[str, Handler] = field(default_factory=dict)
+    handlers: dict[str, HandlerSpec] = field(default_factory=dict)
     validation_code: str = "ValidationException"  # what this service calls a constraint failure
 
     @property
@@ -48,20 +40,22 @@ class Service:
         return service_model(self.name)
 
     @classmethod
-    def from_providers(cls, name: str, providers: Iterable[object],
-                       defaults: dict[str, Handler] | None = None,
-                       validation_code: str = "ValidationException") -> Service:
+    def build(cls, name: str, tables: Iterable[OperationTable],
+              validation_code: str = "ValidationException") -> Service:
         model = service_model(name)
-        handlers = {op: h for op, h in (defaults or {}).items() if op in model.operation_names}
-        for op in model.operation_names:
-            method = xform_name(op)
-            for provider in providers:
-                if hasattr(provider, method):
-                    handlers[op] = getattr(provider, method)
-                    break
+        handlers: dict[str, HandlerSpec] = {}
+        for table in tables:
+            for op, spec in table.items():
+                if op not in model.operation_names:
+                    raise RegistrationError(f"{op} is not an operation of the {model.service_id} API")
+                if op in handlers:
+                    raise RegistrationError(
+                        f"{op} is registered twice ({_where(handlers[op])} and {_where(spec)}); one handler "
+                        "per operation: remove one, or change the shared one")
+                handlers[op] = spec
         return cls(name, handlers, validation_code)
 
-    def operation(self, op_name: str) -> tuple[OperationModel, Handler]:
+    def operation(self, op_name: str) -> tuple[OperationModel, HandlerSpec]:
         model = self.model
         if op_name not in model.operation_names:
             raise UnknownOperationException(
@@ -83,18 +77,24 @@ class Service:
             raise ServiceError(exc.message, code=self.validation_code) from None
 
     def call(self, op_name: str, raw_params: Any) -> tuple[OperationModel, dict[str, Any]]:
-        """Validate, dispatch and return (operation model, handler result)."""
-        operation, handler = self.operation(op_name)
+        """Validate, dispatch a synchronous handler and return (operation model, handler result)."""
+        operation, spec = self.operation(op_name)
+        if spec.where is Where.AWAITED:
+            raise RegistrationError(f"{op_name} is a coroutine handler; use acall")
         params = self.validated(operation, raw_params)
-        result = handler(params) or {}
-        return operation, result
+        return operation, spec.handler(params) or {}
 
     async def acall(self, op_name: str, raw_params: Any) -> tuple[OperationModel, dict[str, Any]]:
-        """As ``call``; coroutine handlers (the invocation proxy) run on the event loop, others in a thread."""
-        operation, handler = self.operation(op_name)
-        if getattr(handler, "inline", False):
+        """As ``call``, where the handler's spec says: on the event loop, awaited, or in a worker thread."""
+        operation, spec = self.operation(op_name)
+        if spec.where is Where.LOOP:
             return self.call(op_name, raw_params)
-        if not inspect.iscoroutinefunction(handler):
+        if spec.where is Where.THREAD:
             return await run_in_threadpool(self.call, op_name, raw_params)
         params = self.validated(operation, raw_params)
-        return operation, (await handler(params)) or {}
+        return operation, (await spec.handler(params)) or {}
+
+
+def _where(spec: HandlerSpec) -> str:
+    handler = spec.handler
+    return f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"

@@ -187,13 +187,14 @@ def down(data_dir: DataDir = None,
 
 def _stop_endpoint_containers(directory: Path) -> None:
     """Endpoint containers outlive the gateway (restarts reattach to them); `down` stops them too."""
-    from emulator.docker_engine import DockerEngine, DockerError
     from emulator.hosting.fleet import stop_all
+    from emulator.infra.containers import ContainerError
+    from emulator.infra.docker_engine import DockerEngine
 
     try:
         with err.status("stopping endpoint containers ..."):
             count = stop_all(DockerEngine(), directory)
-    except DockerError as exc:
+    except ContainerError as exc:
         err.print(f"[yellow]could not stop endpoint containers: {exc}[/yellow]")
         return
     if count:

@@ -13,20 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.docker_engine import ContainerSpec
-from emulator.jobs.training_contract import PlatformEnv
+from emulator.domain.models import model_containers
+from emulator.infra.containers import ContainerSpec
+from emulator.infra.platform import PlatformEnv
+from emulator.infra.serving import PORT, serving_environment
 
 KIND = "endpoint"
-PORT = 8080
 PRIMARY = "primary"       # how SageMaker names a single-container model in errors and logs
 MIB = 1024 * 1024
-
-
-def model_containers(model: dict[str, Any]) -> list[dict[str, Any]]:
-    """The containers of a model in invocation order (a serial pipeline has several)."""
-    if model.get("Containers"):
-        return list(model["Containers"])
-    return [model["PrimaryContainer"]]
 
 
 def container_hostname(model: dict[str, Any], position: int) -> str:
@@ -38,20 +32,6 @@ def container_hostname(model: dict[str, Any], position: int) -> str:
 
 def execution_mode(model: dict[str, Any]) -> str:
     return (model.get("InferenceExecutionConfig") or {}).get("Mode", "Serial")
-
-
-def environment(container: dict[str, Any], platform: PlatformEnv, isolated: bool) -> dict[str, str]:
-    env = {"AWS_REGION": platform.region, "AWS_DEFAULT_REGION": platform.region,
-           "SAGEMAKER_SAFE_PORT_RANGE": "25000-25999"}
-    if not isolated:
-        env.update({
-            "S3_ENDPOINT_URL": platform.s3_endpoint,           # read by the SageMaker toolkits
-            "AWS_ENDPOINT_URL_S3": platform.s3_endpoint,       # read by botocore >= 1.31
-            "AWS_ACCESS_KEY_ID": platform.access_key,
-            "AWS_SECRET_ACCESS_KEY": platform.secret_key,
-        })
-    env.update(container.get("Environment") or {})
-    return env
 
 
 def labels(endpoint: str, deployment: str | None = None, variant: str | None = None,
@@ -96,7 +76,7 @@ def container_spec(model: dict[str, Any], where: Placement, image: str, model_di
     hostname = container.get("ContainerHostname") or "model.aws.local"
     return ContainerSpec(
         name=container_name(where.endpoint, where.deployment, where.variant, where.instance, where.position),
-        image=image, command=["serve"], environment=environment(container, platform, isolated),
+        image=image, command=["serve"], environment=serving_environment(container, platform, isolated),
         hostname=hostname,
         # isolated: an internal network (no route out) reached by the container's address;
         # otherwise the usual network, port 8080 published on loopback only

@@ -8,7 +8,6 @@ with a reason that names the variant and carries the container's last log lines.
 
 from __future__ import annotations
 
-import http.client
 import logging
 import shutil
 import threading
@@ -20,21 +19,21 @@ from typing import Any
 
 from emulator import images, instances
 from emulator.config import Settings
-from emulator.docker_engine import DockerEngine, DockerError
-from emulator.hosting import contract, model_data
+from emulator.hosting import contract
 from emulator.hosting.routing import Instance, Route, Target, VariantRoute
-from emulator.jobs.log_pump import LogPump
-from emulator.jobs.staging import StagingError
-from emulator.jobs.training_contract import PlatformEnv
-from emulator.logs.store import LogStore
+from emulator.infra import model_data
+from emulator.infra.containers import ContainerError, ContainerRuntime
+from emulator.infra.log_pump import LogPump
+from emulator.infra.platform import PlatformEnv, platform
+from emulator.infra.serving import container_address, ping
+from emulator.infra.staging import StagingError
 from emulator.s3.client import S3Client
+from emulator.state.logs import LogStore
 
 log = logging.getLogger(__name__)
 DEFAULT_STARTUP_TIMEOUT = 240          # SageMaker: /ping must pass within 4 minutes unless the variant says
-PING_TIMEOUT = 2.0
 POLL_SECONDS = 0.2
 TAIL_LINES = 15
-IN_CONTAINER = Path("/.dockerenv").exists()     # the gateway itself runs in a container
 
 
 def log_group(endpoint: str) -> str:
@@ -63,7 +62,7 @@ class Deployment:
 @dataclass
 class HostingServices:
     settings: Settings
-    docker: DockerEngine
+    docker: ContainerRuntime
     logs: LogStore
     s3: S3Client | None
 
@@ -78,7 +77,7 @@ class Fleet:
         self.models = models           # Records of the model family
 
     @property
-    def docker(self) -> DockerEngine:
+    def docker(self) -> ContainerRuntime:
         return self.services.docker
 
     def workspace(self, endpoint: str, deployment: str | None = None) -> Path:
@@ -101,9 +100,7 @@ class Fleet:
         return deployment
 
     def _platform(self) -> PlatformEnv:
-        s3 = self.services.settings.s3
-        return PlatformEnv(self.services.settings.region, s3.for_containers if s3 else "",
-                           s3.access_key if s3 else "", s3.secret_key if s3 else "")
+        return platform(self.services.settings)
 
     def _image(self, requested: str) -> str:
         resolution = images.resolve(requested)
@@ -156,7 +153,7 @@ class Fleet:
                     spec.labels.update(self.home_label())
                     try:
                         container_id = self.docker.start(spec)
-                    except DockerError as exc:
+                    except ContainerError as exc:
                         raise DeploymentFailure(f"Failed to start the {contract.container_hostname(model, position)} "
                                                 f"container for production variant {name}: {exc}") from None
                     deployment.containers[container_id] = {
@@ -238,7 +235,7 @@ class Fleet:
                 if not ping(*self.address(cid, info, endpoint, deployment.id)):
                     return None
             deployment.route = self.route(deployment, capture)
-        except (DockerError, DeploymentFailure):
+        except (ContainerError, DeploymentFailure):
             return None
         for cid in deployment.containers:
             stream = f"{deployment.containers[cid]['variant']}/{cid[:12]}"
@@ -267,7 +264,7 @@ class Fleet:
     def remove_workspace(self, path: Path) -> None:
         try:
             self.docker.remove_tree(path, "smlocal/base:bookworm")
-        except DockerError:
+        except ContainerError:
             shutil.rmtree(path, ignore_errors=True)
 
     def remove_leftovers(self, endpoint: str, keep: set[str] = frozenset()) -> None:
@@ -282,7 +279,7 @@ def home_label(data_dir: Path) -> dict[str, str]:
     return {"org.smlocal.home": str(Path(data_dir).expanduser().resolve())}
 
 
-def stop_all(docker: DockerEngine, data_dir: Path, grace: float = 5) -> int:
+def stop_all(docker: ContainerRuntime, data_dir: Path, grace: float = 5) -> int:
     """``smlocal down``: stop and remove every endpoint container of the smlocal using ``data_dir``.
     The endpoints stay InService in the records and start again on the next ``smlocal up``."""
     found = docker.find({"org.smlocal.kind": contract.KIND, **home_label(data_dir)})
@@ -299,30 +296,3 @@ def instance_count(variant: dict[str, Any]) -> int:
     if "ServerlessConfig" in variant:
         return 1
     return int(variant.get("InitialInstanceCount", 1))
-
-
-def container_address(docker: DockerEngine, container_id: str, docker_network: str = "",
-                      isolated_network: str | None = None) -> tuple[str, int]:
-    """Where the gateway reaches a serving container's port 8080: its address on an internal
-    (network-isolated) network, its address on smlocal's network when the gateway itself runs in a
-    container there, otherwise the port Docker published on loopback."""
-    ports, ips = docker.addresses(container_id)
-    if isolated_network and ips.get(isolated_network):
-        return ips[isolated_network], contract.PORT
-    if IN_CONTAINER and docker_network and ips.get(docker_network):
-        return ips[docker_network], contract.PORT
-    port = ports.get(f"{contract.PORT}/tcp")
-    if port is None:
-        raise DeploymentFailure(f"Docker published no port for container {container_id[:12]}.")
-    return "127.0.0.1", port
-
-
-def ping(host: str, port: int) -> bool:
-    conn = http.client.HTTPConnection(host, port, timeout=PING_TIMEOUT)
-    try:
-        conn.request("GET", "/ping")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()

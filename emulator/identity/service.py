@@ -15,6 +15,7 @@ import urllib.parse
 from typing import Any
 
 from emulator.config import Settings
+from emulator.handler_spec import OperationTable, in_thread
 
 ROLE_NAME = "SageMakerRole"
 SESSION_NAME = "smlocal"
@@ -36,6 +37,13 @@ def _unique_id(prefix: str, seed: str) -> str:
 class IdentityOps:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    def sts_operations(self) -> OperationTable:
+        return {"GetCallerIdentity": in_thread(self.get_caller_identity)}
+
+    def iam_operations(self) -> OperationTable:
+        return {"GetRole": in_thread(self.get_role),
+                "SimulatePrincipalPolicy": in_thread(self.simulate_principal_policy)}
 
     @property
     def account(self) -> str:

@@ -22,21 +22,19 @@ from typing import Any
 
 from emulator import images, instances
 from emulator.config import Settings
-from emulator.docker_engine import ContainerSpec, DockerEngine, DockerError
-from emulator.jobs.log_pump import LogPump
-from emulator.jobs.metrics import MetricStore
+from emulator.domain.lifecycle import JobLifecycle, JobStatus
+from emulator.domain.records import Context, Records
+from emulator.infra.containers import ContainerError, ContainerRuntime, ContainerSpec
+from emulator.infra.log_pump import LogPump
+from emulator.infra.platform import host_names
+from emulator.infra.staging import S3Object, StagingError, download, human_size
 from emulator.jobs.scheduler import JobControl
-from emulator.jobs.staging import S3Object, StagingError, download, human_size
-from emulator.logs.store import LogStore
 from emulator.s3.client import S3Client, S3Error
-from emulator.sagemaker.families import Family
-from emulator.sagemaker.records import Context, Records
 from emulator.state.db import DatabaseClosed
+from emulator.state.logs import LogStore
+from emulator.state.metrics import MetricStore
 
 log = logging.getLogger(__name__)
-IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
-ACTIVE = (IN_PROGRESS, STOPPING)
-TERMINAL = (COMPLETED, FAILED, STOPPED)
 Outcome = tuple[str, "str | None", "int | None"]   # (completed|failed|stopped|max-runtime, host, exit code)
 
 
@@ -50,12 +48,13 @@ class Stopped(Exception):
 
 @dataclass
 class JobServices:
-    """Everything a job runner needs: durable state, Docker and S3 (injected, so tests can swap)."""
+    """Everything a job runner needs: durable state, the container runtime (Docker, or the tests'
+    in-memory fake) and S3."""
 
     ctx: Context
     logs: LogStore
     metrics: MetricStore
-    docker: DockerEngine
+    docker: ContainerRuntime
     s3: S3Client | None
 
     @property
@@ -63,12 +62,8 @@ class JobServices:
         return self.ctx.settings
 
 
-def host_names(count: int) -> list[str]:
-    return [f"algo-{i}" for i in range(1, count + 1)]
-
-
 class ContainerJob:
-    family: Family
+    lifecycle: JobLifecycle
     log_group: str
     work_dir: str             # under <data dir>/jobs/
     image_role: str           # "training", "processing": names the image in error messages
@@ -77,9 +72,10 @@ class ContainerJob:
 
     def __init__(self, services: JobServices, name: str, control: JobControl) -> None:
         self.services, self.name, self.control = services, name, control
+        self.family = self.lifecycle.family
         self.records = Records(services.ctx, self.family)
         self.job = self.records.get(name)
-        self.status_field = self.family.status_field or ""
+        self.status_field = self.lifecycle.status_field
         self.hosts = host_names(self.instance_count())
         self.workspace = services.settings.data_dir / "jobs" / self.work_dir / name.lower()
         self.containers: dict[str, str] = {}
@@ -107,10 +103,10 @@ class ContainerJob:
         raise NotImplementedError
 
     def end_stopped(self) -> None:
-        raise NotImplementedError
+        self.finish(JobStatus.STOPPED)
 
     def end_failed(self, reason: str) -> None:
-        raise NotImplementedError
+        self.finish(JobStatus.FAILED, reason)
 
     def line_callback(self) -> Callable[[int, str], None] | None:
         return None
@@ -128,13 +124,20 @@ class ContainerJob:
         """Private bookkeeping (image, containers, streams) kept in the record for restart recovery."""
         self.update(lambda record: record.setdefault("_smlocal", {}).update(fields))
 
+    def finish(self, status: JobStatus, failure: str | None = None, secondary: str | None = None) -> None:
+        """End the job: status, end time, FailureReason (``lifecycle``)."""
+        self.update(lambda r: self.lifecycle.finish(r, status, time.time(), failure, secondary))
+
+    def mark_stopping(self) -> None:
+        self.update(lambda r: self.lifecycle.mark_stopping(r, time.time()))
+
     @property
     def stop_requested(self) -> bool:
-        return self.control.stop.is_set() or self.job[self.status_field] == STOPPING
+        return self.control.stop.is_set() or self.job[self.status_field] == JobStatus.STOPPING
 
     # --- the whole run -------------------------------------------------------------------------------
     def run(self, reattach: bool = False) -> None:
-        if self.job[self.status_field] not in ACTIVE:
+        if not self.lifecycle.is_active(self.job):
             return
         interrupted = False
         try:
@@ -150,7 +153,7 @@ class ContainerJob:
             self.end_stopped()
         except JobFailure as failure:
             self.fail(str(failure))
-        except (StagingError, S3Error, DockerError) as exc:
+        except (StagingError, S3Error, ContainerError) as exc:
             self.fail(f"ClientError: {exc}")
         except DatabaseClosed:  # keep containers and files: restart recovery reattaches to them
             log.info("%s %s: smlocal stopped while it ran; the next start recovers it", self.family.kind, self.name)
@@ -266,7 +269,7 @@ class ContainerJob:
             try:
                 host, code = exits.get(timeout=0.25)
             except queue.Empty:
-                if self.control.stop.is_set() or self.refresh()[self.status_field] == STOPPING:
+                if self.control.stop.is_set() or self.refresh()[self.status_field] == JobStatus.STOPPING:
                     return "stopped", None, None
                 if time.time() - started > limit:
                     return "max-runtime", None, None
@@ -287,7 +290,7 @@ class ContainerJob:
                 return
             except TimeoutError:
                 continue
-            except DockerError:
+            except ContainerError:
                 exits.put((host, -1))
                 return
 
@@ -329,6 +332,6 @@ class ContainerJob:
                 docker.remove_network(self.network())
                 docker.remove_tree(self.workspace, self.image)
                 return
-        except DockerError as exc:
+        except ContainerError as exc:
             log.warning("cleanup of %s %s incomplete: %s", self.family.kind, self.name, exc)
         shutil.rmtree(self.workspace, ignore_errors=True)

@@ -13,30 +13,15 @@ Pure functions from the CreateProcessingJob record to config files and a Contain
 from __future__ import annotations
 
 import json
-import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.docker_engine import ContainerSpec
-from emulator.jobs import training_contract
-from emulator.jobs.container_job import host_names
-from emulator.jobs.training_contract import PlatformEnv
+from emulator.domain.processing import ROOT, local_relative
+from emulator.infra.containers import ContainerSpec
+from emulator.infra.platform import PlatformEnv, host_names, job_labels, platform_environment
 
 KIND = "processing-job"
-ROOT = "/opt/ml/processing"
-
-
-def local_relative(local_path: str) -> str | None:
-    """``LocalPath`` relative to /opt/ml/processing, or None when it is not a directory below it."""
-    if not isinstance(local_path, str) or "\x00" in local_path or not local_path.startswith(ROOT + "/"):
-        return None
-    if ".." in local_path.split("/"):
-        return None
-    relative = posixpath.normpath(local_path[len(ROOT) + 1:])
-    return None if relative in (".", "") or relative.startswith("/") else relative
-
-
 def instance_count(job: dict[str, Any]) -> int:
     return job["ProcessingResources"]["ClusterConfig"].get("InstanceCount", 1)
 
@@ -85,7 +70,7 @@ def command(job: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
 
 
 def environment(job: dict[str, Any], platform: PlatformEnv) -> dict[str, str]:
-    env = training_contract.platform_environment(platform)
+    env = platform_environment(platform)
     env.update(job.get("Environment") or {})
     return env
 
@@ -125,7 +110,7 @@ class HostLayout:
 
 
 def labels(job_name: str, host: str | None = None) -> dict[str, str]:
-    return training_contract.labels(job_name, host, KIND)
+    return job_labels(KIND, job_name, host)
 
 
 def container_name(job_name: str, host: str) -> str:

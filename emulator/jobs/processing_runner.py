@@ -16,23 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from emulator.domain.lifecycle import PROCESSING, JobStatus
+from emulator.infra.continuous_upload import ContinuousUploads
+from emulator.infra.platform import platform as infra_platform
+from emulator.infra.staging import S3Object, StagingError, list_objects, shard
+from emulator.infra.uploads import upload_tree
 from emulator.jobs import processing_contract as contract
-from emulator.jobs import training_contract
-from emulator.jobs.container_job import (
-    COMPLETED,
-    FAILED,
-    STOPPED,
-    ContainerJob,
-    JobFailure,
-    JobServices,
-    Outcome,
-    Stopped,
-)
-from emulator.jobs.continuous_upload import ContinuousUploads
+from emulator.jobs.container_job import ContainerJob, JobFailure, JobServices, Outcome, Stopped
 from emulator.jobs.scheduler import JobControl
-from emulator.jobs.staging import S3Object, StagingError, list_objects, shard
-from emulator.jobs.uploads import upload_tree
-from emulator.sagemaker.families import PROCESSING_JOB
 
 log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -41,7 +32,7 @@ ALGORITHM_ERROR = "AlgorithmError: See job logs for more information"
 
 
 class ProcessingRun(ContainerJob):
-    family = PROCESSING_JOB
+    lifecycle = PROCESSING
     log_group = LOG_GROUP
     work_dir = "processing"
     image_role = "processing"
@@ -85,7 +76,7 @@ class ProcessingRun(ContainerJob):
         if self.stop_requested:
             raise Stopped
         settings = self.services.settings
-        platform, limits = training_contract.platform(settings), self.limits()
+        platform, limits = infra_platform(settings), self.limits()
         specs = {host: contract.container_spec(self.job, host, self.image, self.layouts[host], platform, limits,
                                                settings.docker_network) for host in self.hosts}
         self.update(lambda r: r.update(ProcessingStartTime=time.time()))
@@ -128,7 +119,7 @@ class ProcessingRun(ContainerJob):
     def conclude(self, outcome: Outcome) -> None:
         kind, host, code = outcome
         if kind == "stopped":
-            self.update(_mark_stopping)
+            self.mark_stopping()
         if kind != "completed":
             self.stop_containers()
         self.join_logs(30)
@@ -145,7 +136,7 @@ class ProcessingRun(ContainerJob):
             self.end_stopped()
             return
         self.upload_outputs()
-        self.finish(COMPLETED)
+        self.finish(JobStatus.COMPLETED)
 
     def exit_message(self) -> str:
         """/opt/ml/output/message of every host, concatenated, first 1 KB; non-UTF-8 is a ClientError."""
@@ -179,17 +170,6 @@ class ProcessingRun(ContainerJob):
                 upload_tree(s3, self.layouts[host].local(output["S3Output"]["LocalPath"]),
                             output["S3Output"]["S3Uri"])
 
-    def finish(self, final: str, failure: str | None = None) -> None:
-        def change(record: dict[str, Any]) -> None:
-            record["ProcessingJobStatus"] = final
-            record["ProcessingEndTime"] = time.time()
-            if failure:
-                record["FailureReason"] = failure[:1024]
-        self.update(change)
-
-    def end_stopped(self) -> None:
-        self.finish(STOPPED)
-
     def end_failed(self, reason: str) -> None:
         if self.containers and "ExitMessage" not in self.job:
             try:
@@ -198,12 +178,7 @@ class ProcessingRun(ContainerJob):
                 message = ""
             if message:
                 self.update(lambda r: r.update(ExitMessage=message))
-        self.finish(FAILED, reason)
-
-
-def _mark_stopping(record: dict[str, Any]) -> None:
-    if record["ProcessingJobStatus"] == "InProgress":
-        record["ProcessingJobStatus"] = "Stopping"
+        self.finish(JobStatus.FAILED, reason)
 
 
 def _link_tree(source: Path, target: Path) -> None:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.config import Settings
-from emulator.docker_engine import ContainerSpec
-from emulator.jobs.container_job import host_names
+from emulator.infra.containers import ContainerSpec
+from emulator.infra.platform import PlatformEnv, host_names, job_labels, platform_environment
 
 GROUP = "homogeneousCluster"
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"
@@ -89,32 +88,6 @@ def command(job: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
     return entrypoint, arguments
 
 
-@dataclass(frozen=True)
-class PlatformEnv:
-    region: str
-    s3_endpoint: str          # as containers reach it
-    access_key: str
-    secret_key: str
-
-
-def platform(settings: Settings) -> PlatformEnv:
-    s3 = settings.s3
-    return PlatformEnv(settings.region, s3.for_containers if s3 else "", s3.access_key if s3 else "",
-                       s3.secret_key if s3 else "")
-
-
-def platform_environment(platform: PlatformEnv) -> dict[str, str]:
-    """What every job container gets from the platform: region, S3 endpoint and keys."""
-    return {
-        "AWS_REGION": platform.region,
-        "AWS_DEFAULT_REGION": platform.region,
-        "S3_ENDPOINT_URL": platform.s3_endpoint,           # read by the SageMaker toolkits
-        "AWS_ENDPOINT_URL_S3": platform.s3_endpoint,       # read by botocore >= 1.31
-        "AWS_ACCESS_KEY_ID": platform.access_key,
-        "AWS_SECRET_ACCESS_KEY": platform.secret_key,
-    }
-
-
 def environment(job: dict[str, Any], platform: PlatformEnv) -> dict[str, str]:
     env = platform_environment(platform)
     env.update(job.get("Environment") or {})
@@ -154,11 +127,8 @@ class HostLayout:
             path.mkdir(parents=True, exist_ok=True)
 
 
-def labels(job_name: str, host: str | None = None, kind: str = KIND) -> dict[str, str]:
-    found = {"org.smlocal.kind": kind, "org.smlocal.job": job_name}
-    if host:
-        found["org.smlocal.host"] = host
-    return found
+def labels(job_name: str, host: str | None = None) -> dict[str, str]:
+    return job_labels(KIND, job_name, host)
 
 
 def container_name(job_name: str, host: str) -> str:

@@ -9,21 +9,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from emulator.domain import training_status
+from emulator.domain.lifecycle import TRAINING, JobStatus
+from emulator.infra.platform import platform as infra_platform
+from emulator.infra.staging import download_prefix, list_objects, shard
+from emulator.infra.uploads import upload_tarball, upload_tree
 from emulator.jobs import training_contract as contract
-from emulator.jobs import training_status as status
 from emulator.jobs.container_job import ContainerJob, JobFailure, JobServices, Outcome, Stopped
 from emulator.jobs.metrics import MetricExtractor
 from emulator.jobs.scheduler import JobControl
-from emulator.jobs.staging import download_prefix, list_objects, shard
-from emulator.jobs.uploads import upload_tarball, upload_tree
-from emulator.sagemaker.families import TRAINING_JOB
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 __all__ = ["JobFailure", "JobServices", "TrainingRun", "run_training_job"]
 
 
 class TrainingRun(ContainerJob):
-    family = TRAINING_JOB
+    lifecycle = TRAINING
     log_group = LOG_GROUP
     work_dir = "training"
     image_role = "training"
@@ -48,16 +49,16 @@ class TrainingRun(ContainerJob):
     # --- record updates ------------------------------------------------------------------------------
     def transition(self, secondary: str, message: str | None = None, **fields: Any) -> None:
         def change(record: dict[str, Any]) -> None:
-            stopping = record["TrainingJobStatus"] == status.STOPPING
+            stopping = record["TrainingJobStatus"] == JobStatus.STOPPING
             if stopping and secondary not in ("Stopping", "Uploading"):
                 return  # a Stop arrived meanwhile: its transitions win
-            status.transition(record, secondary, time.time(), message)
+            training_status.transition(record, secondary, time.time(), message)
             record.update(fields)
         self.update(change)
 
     # --- start ---------------------------------------------------------------------------------------
     def prepare(self) -> None:
-        self.transition("Starting", status.MESSAGES["Preparing"])
+        self.transition("Starting", training_status.MESSAGES["Preparing"])
         self.find_image(self.job["AlgorithmSpecification"]["TrainingImage"])
         self.transition("Downloading", TrainingStartTime=time.time())
         channels = self.stage_inputs()
@@ -102,7 +103,7 @@ class TrainingRun(ContainerJob):
 
     def start_containers(self, channels: dict[str, dict[str, tuple[Path, bool]]]) -> None:
         settings = self.services.settings
-        platform = contract.platform(settings)
+        platform = infra_platform(settings)
         limits = self.limits()
         self.transition("Training")
         specs = {host: contract.container_spec(self.job, host, self.image, self.layouts[host], channels[host],
@@ -124,7 +125,7 @@ class TrainingRun(ContainerJob):
     def conclude(self, outcome: Outcome) -> None:
         kind, host, code = outcome
         if kind == "stopped":
-            self.transition("Stopping")
+            self.mark_stopping()
         if kind != "completed":
             self.stop_containers()
         self.join_logs(30)
@@ -134,9 +135,9 @@ class TrainingRun(ContainerJob):
         self.transition("Uploading")
         self.upload_outputs()
         if kind == "completed":
-            self.finish(status.COMPLETED, "Completed")
+            self.finish(JobStatus.COMPLETED)
         else:
-            self.finish(status.STOPPED, "MaxRuntimeExceeded" if kind == "max-runtime" else "Stopped")
+            self.finish(JobStatus.STOPPED, secondary="MaxRuntimeExceeded" if kind == "max-runtime" else None)
 
     def failure_reason(self, host: str, code: int) -> str:
         failure_file = self.layouts[host].output / "failure"
@@ -164,15 +165,6 @@ class TrainingRun(ContainerJob):
             for host in self.hosts:
                 upload_tree(s3, self.layouts[host].checkpoints, checkpoint["S3Uri"])
         self.update(lambda r: r.update(ModelArtifacts={"S3ModelArtifacts": f"{output}/model.tar.gz"}))
-
-    def finish(self, final: str, secondary: str, failure: str | None = None) -> None:
-        self.update(lambda r: status.finish(r, final, secondary, time.time(), failure))
-
-    def end_stopped(self) -> None:
-        self.finish(status.STOPPED, "Stopped")
-
-    def end_failed(self, reason: str) -> None:
-        self.finish(status.FAILED, "Failed", reason)
 
 
 def run_training_job(services: JobServices, name: str, control: JobControl, reattach: bool = False) -> None:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emulator.docker_engine import ContainerSpec
-from emulator.hosting import contract as hosting
-from emulator.jobs import training_contract
-from emulator.jobs.training_contract import PlatformEnv
+from emulator.domain.models import model_containers
+from emulator.infra.containers import ContainerSpec
+from emulator.infra.platform import PlatformEnv, job_labels
+from emulator.infra.serving import PORT, serving_environment
 
 KIND = "transform-job"
 STRATEGY_ENV = {"SingleRecord": "SINGLE_RECORD", "MultiRecord": "MULTI_RECORD"}
@@ -46,7 +46,7 @@ def isolated(job: dict[str, Any]) -> bool:
 
 
 def labels(job_name: str, host: str | None = None) -> dict[str, str]:
-    return training_contract.labels(job_name, host, KIND)
+    return job_labels(KIND, job_name, host)
 
 
 def container_name(job_name: str, host: str) -> str:
@@ -58,8 +58,8 @@ def network_name(job_name: str) -> str:
 
 
 def environment(job: dict[str, Any], platform: PlatformEnv) -> dict[str, str]:
-    container = hosting.model_containers(model(job))[0]
-    env = hosting.environment(container, platform, isolated(job))
+    container = model_containers(model(job))[0]
+    env = serving_environment(container, platform, isolated(job))
     env.update(job.get("Environment") or {})
     env["SAGEMAKER_BATCH"] = "true"
     if "BatchStrategy" in job:
@@ -82,7 +82,7 @@ def container_spec(job: dict[str, Any], host: str, image: str, model_dir: Path, 
         labels=labels(name, host), extra_networks=[extra_network] if extra_network and not no_network else [],
         nano_cpus=limits[0], mem_limit=limits[1],
         extra_hosts={} if no_network else {"host.docker.internal": "host-gateway"},
-        ports={} if no_network else {f"{hosting.PORT}/tcp": ("127.0.0.1", None)},
+        ports={} if no_network else {f"{PORT}/tcp": ("127.0.0.1", None)},
     )
 
 

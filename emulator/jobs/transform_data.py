@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator.hosting.upstream import UpstreamError, UpstreamPool
+from emulator.domain.transform_filters import DataProcessing, FilterError
+from emulator.infra.upstream import UpstreamError, UpstreamPool
 from emulator.jobs.transform_contract import Settings
-from emulator.jobs.transform_filters import DataProcessing, FilterError
 from emulator.jobs.transform_records import Batch, RecordError, batches, gunzip, line_blocks, records
 
 PULL = 4                    # mini-batches read ahead (at least 2 x MaxConcurrentTransforms)

@@ -18,31 +18,21 @@ import logging
 import time
 from typing import Any
 
-from emulator.hosting import model_data
-from emulator.hosting.contract import model_containers
-from emulator.hosting.fleet import DeploymentFailure, container_address, ping
-from emulator.hosting.upstream import UpstreamError, UpstreamPool
-from emulator.jobs import training_contract
+from emulator.domain.lifecycle import TRANSFORM, JobStatus
+from emulator.domain.models import model_containers
+from emulator.domain.transform import CSV_TYPE, base_type
+from emulator.domain.transform_filters import DataProcessing
+from emulator.infra import model_data
+from emulator.infra.platform import platform as infra_platform
+from emulator.infra.serving import container_address, ping
+from emulator.infra.staging import S3Object, StagingError, human_size, list_objects, shard
+from emulator.infra.uploads import upload_files
+from emulator.infra.upstream import UpstreamError, UpstreamPool
 from emulator.jobs import transform_contract as contract
-from emulator.jobs.container_job import (
-    COMPLETED,
-    FAILED,
-    STOPPED,
-    STOPPING,
-    ContainerJob,
-    JobFailure,
-    JobServices,
-    Outcome,
-    Stopped,
-)
+from emulator.jobs.container_job import ContainerJob, JobFailure, JobServices, Outcome, Stopped
 from emulator.jobs.scheduler import JobControl
-from emulator.jobs.staging import S3Object, StagingError, human_size, list_objects, shard
 from emulator.jobs.transform_data import Invoker, ObjectFailure, ObjectStats, ObjectTransform, Target
-from emulator.jobs.transform_filters import DataProcessing
-from emulator.jobs.uploads import upload_files
 from emulator.s3.client import split_uri
-from emulator.sagemaker.families import TRANSFORM_JOB
-from emulator.sagemaker.transform import CSV_TYPE, base_type
 
 log = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -52,7 +42,7 @@ PROGRESS_SECONDS = 5.0
 
 
 class TransformRun(ContainerJob):
-    family = TRANSFORM_JOB
+    lifecycle = TRANSFORM
     log_group = LOG_GROUP
     work_dir = "transform"
     image_role = "inference"
@@ -86,7 +76,7 @@ class TransformRun(ContainerJob):
         if self.stop_requested:
             raise Stopped
         settings = self.services.settings
-        platform, limits = training_contract.platform(settings), self.limits()
+        platform, limits = infra_platform(settings), self.limits()
         specs = {host: contract.container_spec(self.job, host, self.image, self.model_dir, platform, limits,
                                                settings.docker_network) for host in self.hosts}
         self.update(lambda r: r.update(TransformStartTime=time.time()))
@@ -114,7 +104,7 @@ class TransformRun(ContainerJob):
             pool.close()
 
     def _stop_seen(self) -> bool:
-        return self.control.stop.is_set() or self.refresh()[self.status_field] == STOPPING
+        return self.control.stop.is_set() or self.refresh()[self.status_field] == JobStatus.STOPPING
 
     async def _all_instances(self, pool: UpstreamPool) -> None:
         targets = await asyncio.to_thread(self._healthy_targets)
@@ -147,11 +137,8 @@ class TransformRun(ContainerJob):
             for host in self.hosts:
                 if host in targets:
                     continue
-                try:
-                    address = container_address(self.services.docker, self.containers[host],
-                                                 self.services.settings.docker_network, isolated)
-                except DeploymentFailure as exc:
-                    raise JobFailure(f"ClientError: {exc}") from None
+                address = container_address(self.services.docker, self.containers[host],
+                                            self.services.settings.docker_network, isolated)
                 if ping(*address):
                     targets[host] = Target(*address)
                     continue
@@ -252,32 +239,10 @@ class TransformRun(ContainerJob):
     def conclude(self, outcome: Outcome) -> None:
         kind = outcome[0]
         if kind == "stopped":
-            self.update(_mark_stopping)
+            self.mark_stopping()
         self.stop_containers()
         self.join_logs(30)
-        if kind == "stopped":
-            self.end_stopped()
-            return
-        self.finish(COMPLETED)
-
-    def finish(self, final: str, failure: str | None = None) -> None:
-        def change(record: dict[str, Any]) -> None:
-            record["TransformJobStatus"] = final
-            record["TransformEndTime"] = time.time()
-            if failure:
-                record["FailureReason"] = failure[:1024]
-        self.update(change)
-
-    def end_stopped(self) -> None:
-        self.finish(STOPPED)
-
-    def end_failed(self, reason: str) -> None:
-        self.finish(FAILED, reason)
-
-
-def _mark_stopping(record: dict[str, Any]) -> None:
-    if record["TransformJobStatus"] == "InProgress":
-        record["TransformJobStatus"] = "Stopping"
+        self.finish(JobStatus.STOPPED if kind == "stopped" else JobStatus.COMPLETED)
 
 
 def run_transform_job(services: JobServices, name: str, control: JobControl, reattach: bool = False) -> None:

@@ -10,10 +10,11 @@ import re
 from typing import Any
 
 from emulator.config import Settings
+from emulator.domain.listing import paginate
 from emulator.errors import LogsInvalidParameter, LogsResourceAlreadyExists, LogsResourceNotFound
+from emulator.handler_spec import OperationTable, in_thread
 from emulator.logs.filter import compile_pattern
-from emulator.logs.store import LogStore
-from emulator.sagemaker.listing import paginate
+from emulator.state.logs import LogStore
 
 _TOKEN = re.compile(r"^([fb])/(\d{1,56})$")
 _GROUP_MISSING = "The specified log group does not exist."
@@ -29,6 +30,17 @@ class LogsOps:
         self.settings = settings
         self.store = store
 
+
+    def operations(self) -> OperationTable:
+        return {"CreateLogGroup": in_thread(self.create_log_group),
+                "CreateLogStream": in_thread(self.create_log_stream),
+                "PutLogEvents": in_thread(self.put_log_events),
+                "DeleteLogGroup": in_thread(self.delete_log_group),
+                "DeleteLogStream": in_thread(self.delete_log_stream),
+                "DescribeLogGroups": in_thread(self.describe_log_groups),
+                "DescribeLogStreams": in_thread(self.describe_log_streams),
+                "GetLogEvents": in_thread(self.get_log_events),
+                "FilterLogEvents": in_thread(self.filter_log_events)}
     def _arn(self, group: str, stream: str | None = None) -> str:
         base = f"arn:aws:logs:{self.settings.region}:{self.settings.account_id}:log-group:{group}"
         return f"{base}:log-stream:{stream}" if stream is not None else f"{base}:*"

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
+from emulator.domain.families import ENDPOINT
+from emulator.domain.records import Context, Records
 from emulator.errors import ModelError, RuntimeValidationError
+from emulator.handler_spec import OperationTable, awaited, in_thread
 from emulator.hosting.routing import Route, Target, VariantRoute
-from emulator.hosting.upstream import UpstreamError, UpstreamPool
-from emulator.sagemaker.families import ENDPOINT
-from emulator.sagemaker.records import Context, Records
+from emulator.infra.upstream import UpstreamError, UpstreamPool
 
 TIMEOUT_SECONDS = 60.0            # SageMaker's limit for a container's answer
 RECOVERY_WAIT_SECONDS = 60.0      # after a restart, invocations wait for endpoints coming back
@@ -45,6 +46,11 @@ class InvocationOps:
                          "#logEventViewer:group=/aws/sagemaker/Endpoints/{name} in account " + account)
         self._group_arn = f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/" + "{name}"
 
+
+    def operations(self) -> OperationTable:
+        return {"InvokeEndpoint": awaited(self.invoke_endpoint),
+                "InvokeEndpointAsync": in_thread(self.invoke_endpoint_async),
+                "InvokeEndpointWithResponseStream": in_thread(self.invoke_endpoint_with_response_stream)}
     def _not_found(self, name: str) -> RuntimeValidationError:
         return RuntimeValidationError(
             f"Endpoint {name} of account {self.ctx.settings.account_id} not found.")

@@ -25,11 +25,12 @@ from collections.abc import Callable
 from typing import Any
 
 from emulator import caller
-from emulator.sagemaker.families import Family
+from emulator.domain.families import Family
+from emulator.domain.lifecycle import ACTIVE
+from emulator.handler_spec import HandlerSpec, blocking
 
 RECENT = 20.0   # seconds after Create in which a first Describe counts as the SDK's first look
 POLL = 0.05
-ACTIVE = ("InProgress", "Stopping")
 
 
 class FirstDescribeWait:
@@ -47,8 +48,9 @@ class FirstDescribeWait:
                 self._seen.clear()
             return True
 
-    def wrap(self, family: Family, describe: Callable[[dict[str, Any]], dict[str, Any]]):
-        """A Describe handler that holds the SDK's first look at a running job until it ends."""
+    def wrap(self, family: Family, describe: Callable[[dict[str, Any]], dict[str, Any]]) -> HandlerSpec:
+        """A Describe handler that holds the SDK's first look at a running job until it ends. It sleeps,
+        so it is ``blocking``: always in a worker thread, never on the event loop."""
         status_field, arn_field = family.status_field, f"{family.noun}Arn"
 
         def handler(params: dict[str, Any]) -> dict[str, Any]:
@@ -62,4 +64,4 @@ class FirstDescribeWait:
                 time.sleep(POLL)
                 record = describe(params)
             return record
-        return handler
+        return blocking(handler)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.domain.listing import paginate
+from emulator.domain.records import Context
 from emulator.errors import ResourceLimitExceeded, ValidationException
-from emulator.sagemaker.listing import paginate
-from emulator.sagemaker.records import Context
+from emulator.handler_spec import OperationTable, in_thread
 from emulator.state.resources import TagLimitExceeded
 
 MAX_TAGS = 50
@@ -17,6 +18,10 @@ class TagOps:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+
+    def operations(self) -> OperationTable:
+        return {"AddTags": in_thread(self.add_tags), "ListTags": in_thread(self.list_tags),
+                "DeleteTags": in_thread(self.delete_tags)}
     def _owned(self, arn: str) -> str:
         if self.ctx.store.kind_of_arn(arn) is None:
             raise ValidationException("Resource does not exist")  # SageMaker's exact words

@@ -1,109 +1,30 @@
-"""Training jobs: CreateTrainingJob, DescribeTrainingJob, StopTrainingJob (List is shared).
-
-Create validates what smlocal can run, writes the record (InProgress / Starting) and hands the job
-to the scheduler; a worker runs it (``emulator.jobs.training_runner``).
+"""Training jobs on the wire: CreateTrainingJob and StopTrainingJob (Describe and List are the shared
+record handlers). The domain (``emulator.domain.training``) validates and writes the record; the job
+runtime runs the job (``emulator.jobs.training_runner``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-from emulator import builtin_metrics
-from emulator.errors import ResourceLimitExceeded, ValidationException
-from emulator.jobs import training_status as status
-from emulator.sagemaker.families import TRAINING_JOB
-from emulator.sagemaker.records import Context, Records
-
-MAX_INSTANCES = 16
-DEFAULT_MAX_RUNTIME = 86400
-
-
-def _check_supported(params: dict[str, Any]) -> None:
-    """Reject what smlocal cannot run, with a message that says what to use instead."""
-    algorithm = params["AlgorithmSpecification"]
-    if "TrainingImage" not in algorithm:
-        raise ValidationException(
-            "AlgorithmSpecification.TrainingImage is required: smlocal runs training images, not "
-            "SageMaker algorithm resources (AlgorithmName).")
-    if algorithm["TrainingInputMode"] == "Pipe":
-        raise ValidationException("TrainingInputMode Pipe is not supported by smlocal; use File or FastFile.")
-    names = set()
-    for channel in params.get("InputDataConfig", []):
-        name = channel["ChannelName"]
-        if name in names:
-            raise ValidationException(f"Channel names must be unique: {name} appears more than once.")
-        names.add(name)
-        if channel.get("InputMode") == "Pipe":
-            raise ValidationException(
-                f"Channel {name} uses InputMode Pipe, which smlocal does not support; use File or FastFile.")
-        source = channel["DataSource"].get("S3DataSource")
-        if source is None:
-            raise ValidationException(
-                f"Channel {name} needs an S3DataSource: smlocal does not mount EFS/FSx file systems or datasets.")
-        if source["S3DataType"] not in ("S3Prefix", "ManifestFile"):
-            raise ValidationException(
-                f"Channel {name} uses S3DataType {source['S3DataType']}; smlocal supports S3Prefix and ManifestFile.")
-        if not source["S3Uri"].startswith("s3://"):
-            raise ValidationException(f"Channel {name}: smlocal reads s3:// URIs only, not {source['S3Uri']}.")
-    resources = params["ResourceConfig"]
-    if resources.get("InstanceGroups"):
-        raise ValidationException("Heterogeneous clusters (ResourceConfig.InstanceGroups) are not supported by "
-                                  "smlocal; use InstanceType and InstanceCount.")
-    if "InstanceType" not in resources or "InstanceCount" not in resources:
-        raise ValidationException("ResourceConfig needs InstanceType and InstanceCount.")
-    if resources["InstanceCount"] > MAX_INSTANCES:
-        raise ResourceLimitExceeded(
-            f"smlocal runs at most {MAX_INSTANCES} instances per training job (each is a container on this "
-            f"machine); the request asks for {resources['InstanceCount']}.")
-    if not params["OutputDataConfig"]["S3OutputPath"].startswith("s3://"):
-        raise ValidationException("OutputDataConfig.S3OutputPath must be an s3:// URI.")
-    checkpoint = params.get("CheckpointConfig")
-    if checkpoint and not checkpoint["S3Uri"].startswith("s3://"):
-        raise ValidationException("CheckpointConfig.S3Uri must be an s3:// URI.")
+from emulator.domain import training
+from emulator.domain.ports import JobLauncher
+from emulator.domain.records import Context
+from emulator.handler_spec import OperationTable, in_thread
 
 
 class TrainingOps:
-    def __init__(self, ctx: Context, launch: Callable[[str], None], request_stop: Callable[[str], None]) -> None:
-        self.jobs = Records(ctx, TRAINING_JOB)
-        self.launch = launch
-        self.request_stop = request_stop
+    def __init__(self, ctx: Context, launcher: JobLauncher) -> None:
+        self.ctx = ctx
+        self.launcher = launcher
+
+    def operations(self) -> OperationTable:
+        return {"CreateTrainingJob": in_thread(self.create_training_job),
+                "StopTrainingJob": in_thread(self.stop_training_job)}
 
     def create_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
-        for required in ("AlgorithmSpecification", "ResourceConfig"):
-            if required not in params:
-                raise ValidationException(f"{required} is required.")
-        _check_supported(params)
-        record = {k: v for k, v in params.items() if k != "Tags"}
-        record["StoppingCondition"] = {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME,
-                                       **(params.get("StoppingCondition") or {})}
-        record["OutputDataConfig"] = {"KmsKeyId": "", **params["OutputDataConfig"]}
-        record["ResourceConfig"] = {"VolumeSizeInGB": 30, **params["ResourceConfig"]}
-        for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining"):
-            record.setdefault(flag, False)
-        record["HyperParameters"] = params.get("HyperParameters") or {}
-        record["AlgorithmSpecification"] = builtin_metrics.with_defaults(params["AlgorithmSpecification"],
-                                                                         record["HyperParameters"])
-        record["TrainingJobStatus"] = status.IN_PROGRESS
-        status.transition(record, "Starting", time.time())
-        created = self.jobs.create(params["TrainingJobName"], record, params.get("Tags"))
-        self.launch(created["TrainingJobName"])
-        return {"TrainingJobArn": created["TrainingJobArn"]}
-
-    def describe_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self.jobs.get(params["TrainingJobName"])
+        return {"TrainingJobArn": training.create(self.ctx, params, self.launcher)["TrainingJobArn"]}
 
     def stop_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
-        def change(record: dict[str, Any]) -> None:
-            current = record["TrainingJobStatus"]
-            if current in status.TERMINAL:
-                raise ValidationException(
-                    f"The request was rejected because the training job is in status {current}.")
-            if current == status.IN_PROGRESS:
-                record["TrainingJobStatus"] = status.STOPPING
-                status.transition(record, "Stopping", time.time())
-
-        record = self.jobs.update(params["TrainingJobName"], change)
-        self.request_stop(record["TrainingJobName"])
+        training.stop(self.ctx, params["TrainingJobName"], self.launcher)
         return {}

@@ -12,11 +12,11 @@ import pytest
 import rawclient as raw
 from fake_container import fake_container
 
-from emulator.api.models import service_model
+from emulator.api.service_models import service_model
 from emulator.config import Settings
+from emulator.domain import families
+from emulator.domain.records import Context, Records
 from emulator.hosting.routing import Instance, Route, Target, VariantRoute
-from emulator.sagemaker import families
-from emulator.sagemaker.records import Context, Records
 from emulator.state.db import Database
 from emulator.state.resources import ResourceStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sagemaker.logs
 
-from emulator.logs.store import now_ms
+from emulator.state.logs import now_ms
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 

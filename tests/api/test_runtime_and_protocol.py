@@ -12,7 +12,7 @@ import pytest
 import rawclient as raw
 from botocore.parsers import create_parser
 
-from emulator.api.models import service_model
+from emulator.api.service_models import service_model
 
 TRACES = Path(__file__).resolve().parents[1] / "fixtures" / "sdk-traces"
 

@@ -13,8 +13,8 @@ import pytest
 from support import S3_ACCESS, S3_SECRET, free_port, live_gateway
 
 from emulator.config import S3Settings
-from emulator.docker_engine import DockerEngine
 from emulator.hosting.fleet import stop_all
+from emulator.infra.docker_engine import DockerEngine
 from emulator.s3.bridge import BridgeRelay
 from emulator.s3.embedded import EmbeddedS3
 

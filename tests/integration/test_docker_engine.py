@@ -10,7 +10,8 @@ import pytest
 from docker.types import Mount
 
 from emulator import docker_engine
-from emulator.docker_engine import ContainerSpec, DockerEngine, DockerError
+from emulator.infra.containers import ContainerError, ContainerSpec
+from emulator.infra.docker_engine import DockerEngine
 
 pytestmark = pytest.mark.docker
 
@@ -45,7 +46,7 @@ def test_remove_tree_reclaims_files_a_container_left(tmp_path, base_image, monke
 
 def test_errors_name_the_image_and_what_to_do(base_image):
     engine = DockerEngine()
-    with pytest.raises(DockerError, match="image smlocal-test/absent:1 is not present in the local Docker engine"):
+    with pytest.raises(ContainerError, match="image smlocal-test/absent:1 is not present in the local Docker engine"):
         engine.start(ContainerSpec(name="smlocal-test-absent", image="smlocal-test/absent:1"))
     assert engine.image_exists(base_image) and not engine.image_exists("smlocal-test/absent:1")
 

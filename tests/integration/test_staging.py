@@ -1,4 +1,4 @@
-"""emulator.jobs.staging against a real embedded SeaweedFS: layouts, errors, tarballs, round trips."""
+"""emulator.infra.staging against a real embedded SeaweedFS: layouts, errors, tarballs, round trips."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from minio.datatypes import Object
 from support import S3_ACCESS, S3_SECRET, free_port
 
 from emulator.config import S3Settings
-from emulator.jobs import staging, uploads
-from emulator.jobs.staging import (
+from emulator.infra import staging, uploads
+from emulator.infra.staging import (
     StagingError,
     download,
     download_prefix,
     list_objects,
     shard,
 )
-from emulator.jobs.uploads import upload_tarball, upload_tree
+from emulator.infra.uploads import upload_tarball, upload_tree
 from emulator.s3.client import S3Client
 from emulator.s3.embedded import EmbeddedS3
 

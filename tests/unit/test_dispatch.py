@@ -1,4 +1,5 @@
-"""Service.acall: where handlers run (event loop, worker thread) and that the result is the same."""
+"""Dispatch: the handler table the real ``build()`` produces, where each kind of handler runs, and the
+build-time refusal of an operation registered twice."""
 
 from __future__ import annotations
 
@@ -7,70 +8,109 @@ import threading
 
 import pytest
 
-from emulator.api.dispatch import Service, inline
+from emulator.api.dispatch import RegistrationError, Service
+from emulator.config import Settings
+from emulator.domain import families
 from emulator.errors import ValidationException
-from emulator.server import family_defaults
+from emulator.handler_spec import Where, awaited, blocking, in_thread, on_loop
+from emulator.server import build
+
+ROLE = "arn:aws:iam::123456789012:role/R"
 
 
-class _Provider:
-    def __init__(self) -> None:
-        self.threads: list[str] = []
-
-    def create_model(self, params: dict) -> dict:
-        self.threads.append(threading.current_thread().name)
-        return {"ModelArn": f"arn:aws:sagemaker:us-east-1:123456789012:model/{params['ModelName'].lower()}"}
+@pytest.fixture
+def emulator(tmp_path):
+    built = build(Settings(data_dir=tmp_path, sdk_describe_wait=0))
+    yield built
+    built.close()
 
 
-def _run(coro):
-    return asyncio.run(coro)
+def test_the_real_table_serves_reads_on_the_loop_and_everything_else_off_it(emulator) -> None:
+    sagemaker = emulator.services["sagemaker"].handlers
+    held = {f"Describe{f.noun}" for f in (families.TRAINING_JOB, families.PROCESSING_JOB, families.TRANSFORM_JOB)}
+    for family in families.ALL:
+        assert sagemaker[f"List{family.noun}s"].where is Where.LOOP
+        describe = sagemaker[f"Describe{family.noun}"]
+        assert describe.where is (Where.THREAD if describe_op(family) in held else Where.LOOP), family.noun
+    loop_ops = {op for op, spec in sagemaker.items() if spec.where is Where.LOOP}
+    assert loop_ops == {op for op in loop_ops if op.startswith(("Describe", "List"))} - held
+    for op in ("CreateTrainingJob", "StopTrainingJob", "CreateEndpoint", "DeleteModel", "AddTags"):
+        assert sagemaker[op].where is Where.THREAD, op
+    runtime = emulator.services["sagemaker-runtime"].handlers
+    assert runtime["InvokeEndpoint"].where is Where.AWAITED
+    for service in ("logs", "sts", "iam"):
+        assert emulator.services[service].handlers and all(
+            spec.where is Where.THREAD for spec in emulator.services[service].handlers.values())
 
 
-def test_inline_handlers_run_on_the_event_loop_thread_and_others_in_a_worker() -> None:
-    provider = _Provider()
-    seen: list[str] = []
-
-    @inline
-    def describe_model(params: dict) -> dict:
-        seen.append(threading.current_thread().name)
-        return {"ModelName": params["ModelName"], "ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m",
-                "CreationTime": 0, "ExecutionRoleArn": "arn:aws:iam::123456789012:role/R"}
-
-    service = Service.from_providers("sagemaker", [provider], defaults={"DescribeModel": describe_model})
-
-    async def both():
-        loop_thread = threading.current_thread().name
-        _, described = await service.acall("DescribeModel", {"ModelName": "m"})
-        _, created = await service.acall("CreateModel", {"ModelName": "m", "ExecutionRoleArn":
-                                                         "arn:aws:iam::123456789012:role/R"})
-        return loop_thread, described, created
-
-    loop_thread, described, created = _run(both())
-    assert seen == [loop_thread] and described["ModelName"] == "m"
-    assert provider.threads and provider.threads[0] != loop_thread and created["ModelArn"].endswith("model/m")
+def describe_op(family: families.Family) -> str:
+    return f"Describe{family.noun}"
 
 
-def test_inline_handlers_are_validated_like_the_others() -> None:
-    calls: list[dict] = []
+def test_the_held_job_describe_refuses_to_run_on_the_event_loop(emulator) -> None:
+    handler = emulator.services["sagemaker"].handlers["DescribeTrainingJob"].handler
 
-    @inline
-    def describe_model(params: dict) -> dict:
-        calls.append(params)
+    async def on_the_loop():
+        return handler({"TrainingJobName": "anything"})
+
+    with pytest.raises(RuntimeError, match="must not run on the event loop"):
+        asyncio.run(on_the_loop())
+    with pytest.raises(ValidationException, match="Requested resource not found"):
+        handler({"TrainingJobName": "anything"})   # off the loop it is an ordinary Describe
+
+
+def test_an_operation_registered_twice_is_refused_at_build_time() -> None:
+    def describe(params: dict) -> dict:
         return {}
 
-    service = Service.from_providers("sagemaker", [], defaults={"DescribeModel": describe_model})
-    with pytest.raises(ValidationException):
-        _run(service.acall("DescribeModel", {"ModelName": "bad name!"}))
-    assert calls == []
+    with pytest.raises(RegistrationError, match="DescribeModel is registered twice"):
+        Service.build("sagemaker", [{"DescribeModel": on_loop(describe)}, {"DescribeModel": in_thread(describe)}])
+    with pytest.raises(RegistrationError, match="NoSuchThing is not an operation of the SageMaker API"):
+        Service.build("sagemaker", [{"NoSuchThing": in_thread(describe)}])
 
 
-def test_only_the_record_backed_describe_and_list_defaults_are_inline(tmp_path) -> None:
-    from emulator.config import Settings
-    from emulator.sagemaker.records import Context
-    from emulator.state.db import Database
-    from emulator.state.resources import ResourceStore
+def test_specs_refuse_a_coroutine_marked_synchronous_and_the_reverse() -> None:
+    async def coroutine(params: dict) -> dict:
+        return {}
 
-    ctx = Context(settings=Settings(data_dir=tmp_path), store=ResourceStore(Database(tmp_path / "db.sqlite")))
-    handlers = family_defaults(ctx)
-    assert handlers and all(getattr(h, "inline", False) for h in handlers.values())
-    assert set(handlers) == {op for op in handlers if op.startswith(("Describe", "List"))}
-    assert not getattr(_Provider().create_model, "inline", False)
+    def plain(params: dict) -> dict:
+        return {}
+
+    with pytest.raises(TypeError):
+        on_loop(coroutine)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        awaited(plain)  # type: ignore[arg-type]
+
+
+def test_each_kind_of_handler_runs_where_its_spec_says_and_all_are_validated() -> None:
+    ran: dict[str, str] = {}
+
+    def record(name: str):
+        def handler(params: dict) -> dict:
+            ran[name] = threading.current_thread().name
+            return {}
+        return handler
+
+    async def invoke(params: dict) -> dict:
+        ran["awaited"] = threading.current_thread().name
+        return {"Body": b"ok"}
+
+    service = Service.build("sagemaker", [{"DescribeModel": on_loop(record("loop")),
+                                           "CreateModel": in_thread(record("thread")),
+                                           "DeleteModel": blocking(record("blocking"))}])
+    runtime = Service.build("sagemaker-runtime", [{"InvokeEndpoint": awaited(invoke)}],
+                            validation_code="ValidationError")
+
+    async def calls() -> str:
+        await service.acall("DescribeModel", {"ModelName": "m"})
+        await service.acall("CreateModel", {"ModelName": "m", "ExecutionRoleArn": ROLE})
+        await service.acall("DeleteModel", {"ModelName": "m"})
+        await runtime.acall("InvokeEndpoint", {"EndpointName": "e", "Body": b"x"})
+        with pytest.raises(ValidationException):
+            await service.acall("DescribeModel", {"ModelName": "bad name!"})
+        return threading.current_thread().name
+
+    loop_thread = asyncio.run(calls())
+    assert ran["loop"] == loop_thread and ran["awaited"] == loop_thread
+    assert ran["thread"] != loop_thread and ran["blocking"] != loop_thread
+    assert len(ran) == 4   # the invalid DescribeModel never reached its handler

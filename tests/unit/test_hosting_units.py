@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator.hosting import contract, model_data
+from emulator.hosting import contract
 from emulator.hosting.routing import Instance, Route, Target, VariantRoute
-from emulator.hosting.upstream import UpstreamError, UpstreamPool
-from emulator.jobs.staging import StagingError
-from emulator.jobs.training_contract import PlatformEnv
+from emulator.infra import model_data
+from emulator.infra.staging import StagingError
+from emulator.infra.upstream import UpstreamError, UpstreamPool
+from emulator.infra.platform import PlatformEnv
 
 
 def tarball(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> Path:

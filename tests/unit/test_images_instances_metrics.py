@@ -119,8 +119,8 @@ def test_metrics_see_tabs_as_cloudwatch_does_and_keep_the_last_value():
 
 
 def test_metric_store_keeps_the_series_and_the_last_value(tmp_path):
-    from emulator.jobs.metrics import MetricStore
     from emulator.state.db import Database
+    from emulator.state.metrics import MetricStore
 
     store = MetricStore(Database(tmp_path / "state.db"))
     store.add("arn:job", [("loss", 1000, 0.9), ("acc", 1000, 0.1)])

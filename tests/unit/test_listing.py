@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from emulator.domain.listing import list_page, paginate
 from emulator.errors import ValidationException
-from emulator.sagemaker.listing import list_page, paginate
 
 RECORDS = [
     {"TrainingJobName": f"job-{i}", "CreationTime": 100.0 + i, "LastModifiedTime": 200.0 - i,

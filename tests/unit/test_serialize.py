@@ -8,8 +8,8 @@ import json
 from botocore.parsers import create_parser
 
 from emulator.api import query, restjson
-from emulator.api.models import service_model
 from emulator.api.serialize import shape_output
+from emulator.api.service_models import service_model
 
 
 def op(service: str, name: str):

@@ -1,4 +1,4 @@
-"""Pure rules of emulator.jobs.staging: where S3 keys land, hostile paths, sharding, manifests."""
+"""Pure rules of emulator.infra.staging: where S3 keys land, hostile paths, sharding, manifests."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.jobs import staging
-from emulator.jobs.staging import (
+from emulator.infra import staging
+from emulator.infra.staging import (
     S3Object,
     StagingError,
     check_relative_path,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from emulator.infra.platform import PlatformEnv
 from emulator.jobs import training_contract as contract
-from emulator.jobs import training_status as status
 
 JOB = {
     "TrainingJobName": "job-1", "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/job-1",
@@ -22,7 +22,7 @@ JOB = {
     "ResourceConfig": {"InstanceType": "ml.c5.xlarge", "InstanceCount": 3},
     "Environment": {"USER_VAR": "1", "TRAINING_JOB_NAME": "spoofed"},
 }
-PLATFORM = contract.PlatformEnv("eu-west-1", "http://host.docker.internal:4598", "AK", "SK")
+PLATFORM = PlatformEnv("eu-west-1", "http://host.docker.internal:4598", "AK", "SK")
 
 
 def test_resource_config_shape():
@@ -88,26 +88,6 @@ def test_container_spec_mounts_and_isolation(tmp_path: Path):
     isolated = contract.container_spec({**JOB, "EnableNetworkIsolation": True}, "algo-1", "img", layout, {},
                                        PLATFORM, (None, None))
     assert isolated.extra_hosts == {}
-
-
-def test_status_transitions_close_the_previous_one_and_update_messages():
-    record: dict = {"TrainingJobStatus": "InProgress"}
-    status.transition(record, "Starting", 1.0)
-    status.transition(record, "Downloading", 2.0)
-    status.transition(record, "Downloading", 2.5, "Downloading input data: 1 MB of 2 MB")
-    status.finish(record, "Completed", "Completed", 10.0)
-    assert record["SecondaryStatusTransitions"] == [
-        {"Status": "Starting", "StartTime": 1.0, "EndTime": 2.0, "StatusMessage": "Launching requested ML instances"},
-        {"Status": "Downloading", "StartTime": 2.0, "EndTime": 10.0,
-         "StatusMessage": "Downloading input data: 1 MB of 2 MB"},
-        {"Status": "Completed", "StartTime": 10.0, "EndTime": 10.0, "StatusMessage": "Training job completed"}]
-    assert record["TrainingJobStatus"] == "Completed" and record["TrainingEndTime"] == 10.0
-
-
-def test_failure_reason_is_cut_at_1024_characters():
-    record: dict = {"TrainingStartTime": 0.0}
-    status.finish(record, "Failed", "Failed", 5.0, "AlgorithmError: " + "x" * 2000)
-    assert len(record["FailureReason"]) == 1024 and record["TrainingTimeInSeconds"] == 5
 
 
 def test_containers_join_the_configured_network_too_unless_isolated(tmp_path: Path):

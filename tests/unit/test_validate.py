@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.api.models import service_model
+from emulator.api.service_models import service_model
 from emulator.api.validate import lower_camel, render, validate
 from emulator.errors import SerializationException, ValidationException
 

@@ -1,8 +1,8 @@
-"""The emulator's only way to Docker: a thin layer over the docker SDK.
+"""The emulator's only way to Docker: the ``ContainerRuntime`` seam implemented over the docker SDK.
 
 Every container and network smlocal creates carries the label ``org.smlocal.managed=true`` plus
 labels naming the job, so cleanup and restart recovery find them by label alone. Docker errors
-become ``DockerError`` with a message a user can act on (they end up in FailureReasons).
+become ``ContainerError`` with a message a user can act on (they end up in FailureReasons).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
@@ -21,46 +20,9 @@ import docker.errors
 import requests.exceptions
 from docker.types import Mount
 
+from emulator.infra.containers import MANAGED, ContainerError, ContainerSpec, ContainerState
+
 log = logging.getLogger(__name__)
-
-MANAGED = "org.smlocal.managed"
-
-
-class DockerError(Exception):
-    """A Docker operation failed; ``str()`` says what to do about it."""
-
-
-@dataclass
-class ContainerSpec:
-    """Everything needed to run one container; built by pure code, inspectable in tests."""
-
-    name: str
-    image: str
-    command: list[str] | None = None
-    entrypoint: list[str] | None = None
-    environment: dict[str, str] = field(default_factory=dict)
-    hostname: str | None = None
-    network: str | None = None            # a network name, or "none"
-    aliases: list[str] = field(default_factory=list)
-    extra_networks: list[str] = field(default_factory=list)   # joined too (aliases apply there as well)
-    binds: list[tuple[str, str, bool]] = field(default_factory=list)   # (host path, container path, read-only)
-    labels: dict[str, str] = field(default_factory=dict)
-    nano_cpus: int | None = None
-    mem_limit: int | None = None
-    extra_hosts: dict[str, str] = field(default_factory=dict)
-    ports: dict[str, tuple[str, int | None]] = field(default_factory=dict)  # "8080/tcp" -> (host ip, port)
-    working_dir: str | None = None
-
-
-@dataclass
-class ContainerState:
-    id: str
-    name: str
-    status: str                # created, running, exited, ...
-    exit_code: int | None
-    oom_killed: bool
-    labels: dict[str, str]
-
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, docker.errors.APIError):
@@ -69,6 +31,8 @@ def _describe(exc: Exception) -> str:
 
 
 class DockerEngine:
+    """``ContainerRuntime`` over the local Docker engine (DOCKER_HOST or the default socket)."""
+
     def __init__(self) -> None:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
@@ -82,7 +46,7 @@ class DockerEngine:
                     self._client.ping()
                 except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                     self._client = None
-                    raise DockerError(
+                    raise ContainerError(
                         f"cannot reach the Docker engine ({_describe(exc)}); start it (scripts/docker-engine.sh "
                         "on Debian) and check DOCKER_HOST") from None
             return self._client
@@ -95,7 +59,7 @@ class DockerEngine:
         except docker.errors.ImageNotFound:
             return False
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise DockerError(f"cannot inspect image {image}: {_describe(exc)}") from None
+            raise ContainerError(f"cannot inspect image {image}: {_describe(exc)}") from None
 
     # --- networks ----------------------------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str], internal: bool = False) -> None:
@@ -106,7 +70,7 @@ class DockerEngine:
             self.client.networks.create(name, driver="bridge", internal=internal,
                                         labels={MANAGED: "true", **labels})
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise DockerError(f"cannot create Docker network {name}: {_describe(exc)}") from None
+            raise ContainerError(f"cannot create Docker network {name}: {_describe(exc)}") from None
 
     def remove_network(self, name: str) -> None:
         try:
@@ -130,7 +94,7 @@ class DockerEngine:
             self.client.api.start(container_id)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             self.remove(container_id)
-            raise DockerError(f"cannot start container {spec.name} from {spec.image}: {_describe(exc)}") from None
+            raise ContainerError(f"cannot start container {spec.name} from {spec.image}: {_describe(exc)}") from None
 
     def create(self, spec: ContainerSpec) -> str:
         """Create (not start) a container; returns its id."""
@@ -161,9 +125,9 @@ class DockerEngine:
                 self.client.api.connect_container_to_network(container.id, network, aliases=spec.aliases or None)
             return container.id
         except docker.errors.ImageNotFound:
-            raise DockerError(f"image {spec.image} is not present in the local Docker engine") from None
+            raise ContainerError(f"image {spec.image} is not present in the local Docker engine") from None
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise DockerError(f"cannot create container {spec.name} from {spec.image}: {_describe(exc)}") from None
+            raise ContainerError(f"cannot create container {spec.name} from {spec.image}: {_describe(exc)}") from None
 
     def state(self, container_id: str) -> ContainerState | None:
         try:
@@ -171,7 +135,7 @@ class DockerEngine:
         except docker.errors.NotFound:
             return None
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise DockerError(f"cannot inspect container {container_id[:12]}: {_describe(exc)}") from None
+            raise ContainerError(f"cannot inspect container {container_id[:12]}: {_describe(exc)}") from None
         state = container.attrs.get("State", {})
         running = state.get("Status") in ("running", "created", "restarting")
         return ContainerState(container.id, container.name, state.get("Status", "unknown"),
@@ -183,9 +147,9 @@ class DockerEngine:
         try:
             attrs = self.client.api.inspect_container(container_id)
         except docker.errors.NotFound:
-            raise DockerError(f"container {container_id[:12]} disappeared") from None
+            raise ContainerError(f"container {container_id[:12]} disappeared") from None
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise DockerError(f"cannot inspect container {container_id[:12]}: {_describe(exc)}") from None
+            raise ContainerError(f"cannot inspect container {container_id[:12]}: {_describe(exc)}") from None
         settings = attrs.get("NetworkSettings") or {}
         ports = {}
         for port, bindings in (settings.get("Ports") or {}).items():
@@ -213,9 +177,9 @@ class DockerEngine:
         except requests.exceptions.ConnectionError as exc:
             if "timed out" in str(exc).lower():
                 raise TimeoutError(container_id) from None
-            raise DockerError(f"lost the Docker engine while waiting for {container_id[:12]}: {exc}") from None
+            raise ContainerError(f"lost the Docker engine while waiting for {container_id[:12]}: {exc}") from None
         except docker.errors.NotFound:
-            raise DockerError(f"container {container_id[:12]} disappeared") from None
+            raise ContainerError(f"container {container_id[:12]} disappeared") from None
         return int(result.get("StatusCode", -1))
 
     def logs(self, container_id: str, since: float | None = None) -> Iterator[tuple[int, str]]:
@@ -269,7 +233,7 @@ class DockerEngine:
         try:
             found = self.client.containers.list(all=True, filters=filters)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise DockerError(f"cannot list containers: {_describe(exc)}") from None
+            raise ContainerError(f"cannot list containers: {_describe(exc)}") from None
         states = []
         for container in found:
             state = self.state(container.id)

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from emulator.jobs.staging import StagingError, download_prefix, human_size
+from emulator.infra.staging import StagingError, download_prefix, human_size
 from emulator.s3.client import S3Client, S3Error, split_uri
 
 CHUNK = 1024 * 1024

@@ -4,7 +4,7 @@ Inputs (contracts.md 1.6, 3.2): :func:`list_objects` resolves a channel's ``S3Pr
 ``ManifestFile`` data source into :class:`S3Object` records (key + where it lands under the
 channel directory), :func:`shard` applies ``S3DataDistributionType`` and :func:`download` fetches
 them in parallel; :func:`download_prefix` brings checkpoints back. Outputs go the other way in
-``emulator.jobs.uploads``.
+``emulator.infra.uploads``.
 
 Every failure a user can cause or fix (missing bucket, empty prefix, bad manifest, hostile key,
 full disk, unreachable endpoint) is a :class:`StagingError` whose message names the object or

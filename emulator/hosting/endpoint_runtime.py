@@ -14,16 +14,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from emulator.docker_engine import DockerError
+from emulator.domain.families import ENDPOINT, MODEL
+from emulator.domain.lifecycle import EndpointStatus
+from emulator.domain.records import Context, Records
 from emulator.hosting import capture as capture_mod
 from emulator.hosting.fleet import Deployment, DeploymentFailure, Fleet, HostingServices, instance_count
 from emulator.hosting.routing import Route, Router
-from emulator.sagemaker.families import ENDPOINT, MODEL
-from emulator.sagemaker.records import Context, Records
+from emulator.infra.containers import ContainerError
 from emulator.state.db import DatabaseClosed
 
 log = logging.getLogger(__name__)
-IN_SERVICE, CREATING, UPDATING, DELETING, FAILED = "InService", "Creating", "Updating", "Deleting", "Failed"
+IN_SERVICE, CREATING, UPDATING, DELETING, FAILED = (EndpointStatus.IN_SERVICE, EndpointStatus.CREATING,
+                                                    EndpointStatus.UPDATING, EndpointStatus.DELETING,
+                                                    EndpointStatus.FAILED)
 DRAIN_SECONDS = 65          # the longest an invocation can run (60 s) plus a margin
 
 
@@ -155,7 +158,7 @@ class HostingRuntime:
             return
         try:
             deployment = self._start(name, target)
-        except (DeploymentFailure, DockerError) as exc:
+        except (DeploymentFailure, ContainerError) as exc:
             log.info("endpoint %s failed: %s", name, exc)
             self._set(name, EndpointStatus=FAILED, FailureReason=str(exc))
             return
@@ -167,7 +170,7 @@ class HostingRuntime:
             return
         try:
             deployment = self._start(name, target)
-        except (DeploymentFailure, DockerError) as exc:
+        except (DeploymentFailure, ContainerError) as exc:
             log.info("update of endpoint %s failed: %s", name, exc)
             self._set(name, EndpointStatus=IN_SERVICE, FailureReason=f"Update failed: {exc}")
             self.endpoints.update(name, lambda r: r.get("_smlocal", {}).pop("target", None))
@@ -196,7 +199,7 @@ class HostingRuntime:
             self._retire(deployment)
         try:
             self.fleet.remove_leftovers(name)
-        except DockerError as exc:
+        except ContainerError as exc:
             log.warning("endpoint %s: leftover containers: %s", name, exc)
         self.fleet.remove_workspace(self.fleet.workspace(name))
         try:
@@ -245,7 +248,7 @@ class HostingRuntime:
                     self.fleet.remove_workspace(self.fleet.workspace(name, previous["id"]))
                     try:
                         found = self._start(name, {"variants": previous["variants"], "capture": capture})
-                    except (DeploymentFailure, DockerError) as exc:
+                    except (DeploymentFailure, ContainerError) as exc:
                         self._set(name, EndpointStatus=FAILED, FailureReason=str(exc))
                         return
                 else:

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator.jobs.staging import _split
-from emulator.jobs.uploads import tree_files, upload_files
+from emulator.infra.staging import _split
+from emulator.infra.uploads import tree_files, upload_files
 from emulator.s3.client import S3Client
 
 POLL_SECONDS = 1.0

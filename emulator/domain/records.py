@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.config import Settings
-from emulator.sagemaker.families import Family
-from emulator.sagemaker.listing import list_page
+from emulator.domain.families import Family
+from emulator.domain.listing import list_page
 from emulator.state.resources import AlreadyExists, ResourceStore
 
 

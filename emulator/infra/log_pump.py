@@ -7,9 +7,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from emulator.docker_engine import DockerEngine
-from emulator.logs.store import LogStore
+from emulator.infra.containers import ContainerRuntime
 from emulator.state.db import DatabaseClosed
+from emulator.state.logs import LogStore
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.2
@@ -23,7 +23,7 @@ class LogPump:
     ``seen`` (the messages already stored at exactly that millisecond) avoid duplicates.
     """
 
-    def __init__(self, engine: DockerEngine, container_id: str, store: LogStore, group: str, stream: str,
+    def __init__(self, engine: ContainerRuntime, container_id: str, store: LogStore, group: str, stream: str,
                  on_line: Callable[[int, str], None] | None = None, since_ms: int | None = None,
                  seen: collections.Counter | None = None) -> None:
         self.engine, self.container_id, self.store = engine, container_id, store

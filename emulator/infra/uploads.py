@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from emulator.jobs.staging import (
+from emulator.infra.staging import (
     _NETWORK_ERRORS,
     CHUNK_SIZE,
     GZIP_LEVEL,

@@ -1,0 +1,1 @@
+"""The domain: records, families, lifecycles and the create functions every caller uses (no HTTP, no Docker)."""

@@ -1,0 +1,1 @@
+"""Infrastructure: the container-runtime seam and Docker, S3 staging and uploads, log pumping, the platform contract."""

@@ -1,0 +1,68 @@
+"""Job runtime: the scheduler plus the runners of every job kind (``kinds.KINDS``), and recovery of
+the jobs a previous run left behind. It is the domain's ``JobLauncher``."""
+
+from __future__ import annotations
+
+import logging
+
+from emulator.domain.families import Family
+from emulator.domain.lifecycle import ACTIVE, JobStatus
+from emulator.domain.records import Records
+from emulator.jobs.container_job import JobServices
+from emulator.jobs.kinds import BY_KIND, KINDS, JobKind
+from emulator.jobs.scheduler import JobControl, Scheduler
+
+log = logging.getLogger(__name__)
+
+
+class JobRuntime:
+    def __init__(self, services: JobServices, kinds: tuple[JobKind, ...] = KINDS) -> None:
+        self.services = services
+        self.kinds = {kind.family.kind: kind for kind in kinds}
+        self.scheduler = Scheduler(services.settings.max_concurrent_jobs)
+
+    def _kind(self, family: Family) -> JobKind:
+        return self.kinds.get(family.kind) or BY_KIND[family.kind]
+
+    def _busy(self) -> bool:
+        return self.scheduler.running() + self.scheduler.waiting() >= self.scheduler.max_concurrent
+
+    # --- JobLauncher -------------------------------------------------------------------------------
+    def launch(self, family: Family, name: str, reattach: bool = False) -> JobControl:
+        kind = self._kind(family)
+        if self._busy() and not reattach:
+            self._show_waiting(kind, name, f"Waiting for a free job slot ({self.scheduler.max_concurrent} jobs "
+                                           "run at once; SMLOCAL_MAX_CONCURRENT_JOBS)")
+
+        def run(control: JobControl) -> None:
+            kind.run(self.services, name, control, reattach)
+        return self.scheduler.submit(kind.key(name), run)
+
+    def stop(self, family: Family, name: str) -> None:
+        control = self.scheduler.control(self._kind(family).key(name))
+        if control is not None:
+            control.stop.set()
+
+    # --- start-up ----------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Jobs that were running when the emulator stopped: reattach to their containers (found by
+        label), start again those that never got as far as containers, and fail the rest with a
+        reason (the runner does, when it finds the containers gone). No job stays InProgress forever."""
+        for kind in self.kinds.values():
+            family = kind.family
+            for record in self.services.ctx.store.all(family.kind, tuple(ACTIVE)):
+                name = record[family.name_field]
+                status = record[kind.lifecycle.status_field]
+                had_containers = bool(record.get("_smlocal", {}).get("containers"))
+                log.info("recovering %s %s (%s)", family.kind, name, status)
+                if not had_containers and status != JobStatus.STOPPING:
+                    self._show_waiting(kind, name, "Restarting: smlocal stopped before the job's containers started")
+                self.launch(family, name, reattach=had_containers)
+
+    def _show_waiting(self, kind: JobKind, name: str, note: str) -> None:
+        show = kind.show_waiting
+        if show is not None:
+            Records(self.services.ctx, kind.family).update(name, lambda record: show(record, note))
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown()
