@@ -9,13 +9,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import LiveGateway, docker_available, live_gateway
+from support import S3_ACCESS, S3_SECRET, LiveGateway, docker_available, free_port, live_gateway
+
+from emulator.s3.embedded import EmbeddedS3
 
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory) -> Iterator[LiveGateway]:
     with live_gateway(tmp_path_factory.mktemp("gateway")) as gw:
         yield gw
+
+
+@pytest.fixture(scope="session")
+def embedded_s3(tmp_path_factory):
+    """One SeaweedFS on loopback for the whole session (tests use their own bucket names). It needs
+    no Docker: the fast rings use it with the fake container runtime."""
+    root = tmp_path_factory.mktemp("embedded-s3")
+    with EmbeddedS3(root / "data", free_port(), S3_ACCESS, S3_SECRET, log_file=root / "weed.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import uvicorn
 from botocore.config import Config
 
 from emulator.config import S3Settings, Settings
+from emulator.infra.containers import ContainerRuntime
 from emulator.server import create
 
 # keys of the test S3 server (tests/integration/conftest.py: embedded_s3)
@@ -40,12 +41,13 @@ def docker_available() -> bool:
 class LiveGateway:
     """The real FastAPI app served by uvicorn in a thread, as `smlocal up` serves it."""
 
-    def __init__(self, data_dir: Path, s3: S3Settings | None = None, **overrides) -> None:
+    def __init__(self, data_dir: Path, s3: S3Settings | None = None, containers: ContainerRuntime | None = None,
+                 **overrides) -> None:
         self.port = free_port()
         self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=self.port,
                                  region=REGION, account_id=ACCOUNT, s3=s3, **overrides)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.app, self.emulator = create(self.settings)
+        self.app, self.emulator = create(self.settings, containers)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on")
         self.server = uvicorn.Server(config)

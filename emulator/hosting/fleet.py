@@ -178,24 +178,37 @@ class Fleet:
         started = time.monotonic()
         timeouts = {v["VariantName"]: v.get("ContainerStartupHealthCheckTimeoutInSeconds", DEFAULT_STARTUP_TIMEOUT)
                     for v in deployment.variants}
-        addresses = {cid: self.address(cid, info, deployment.endpoint, deployment.id) for cid, info in pending.items()}
+        addresses: dict[str, tuple[str, int]] = {}
         while pending:
             for cid, info in list(pending.items()):
+                try:
+                    if cid not in addresses:
+                        addresses[cid] = self.address(cid, info, deployment.endpoint, deployment.id)
+                except ContainerError:   # an exited container has no published port: say why it exited
+                    raise self._exited(cid, info) or DeploymentFailure(
+                        f"The {info['hostname']} container for production variant {info['variant']} has no "
+                        "address smlocal can reach.") from None
                 if ping(*addresses[cid]):
                     del pending[cid]
                     continue
-                state = self.docker.state(cid)
-                if state is None or state.exit_code is not None:
-                    code = state.exit_code if state else "unknown"
-                    raise DeploymentFailure(
-                        f"The {info['hostname']} container for production variant {info['variant']} exited with "
-                        f"code {code} before passing the ping health check. " + self._tail(cid))
+                exited = self._exited(cid, info)
+                if exited is not None:
+                    raise exited
                 if time.monotonic() - started > timeouts[info["variant"]]:
                     raise DeploymentFailure(
                         f"The {info['hostname']} container for production variant {info['variant']} did not pass "
                         "the ping health check. Please check CloudWatch logs for this endpoint. " + self._tail(cid))
             if pending:
                 time.sleep(POLL_SECONDS)
+
+    def _exited(self, container_id: str, info: dict[str, Any]) -> DeploymentFailure | None:
+        state = self.docker.state(container_id)
+        if state is not None and state.exit_code is None:
+            return None
+        code = state.exit_code if state else "unknown"
+        return DeploymentFailure(
+            f"The {info['hostname']} container for production variant {info['variant']} exited with "
+            f"code {code} before passing the ping health check. " + self._tail(container_id))
 
     def _tail(self, container_id: str) -> str:
         lines = self.docker.tail(container_id, TAIL_LINES)

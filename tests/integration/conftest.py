@@ -10,23 +10,14 @@ from pathlib import Path
 import boto3
 import docker
 import pytest
-from support import S3_ACCESS, S3_SECRET, free_port, live_gateway
+from support import S3_ACCESS, S3_SECRET, live_gateway
 
 from emulator.config import S3Settings
 from emulator.hosting.fleet import stop_all
 from emulator.infra.docker_engine import DockerEngine
 from emulator.s3.bridge import BridgeRelay
-from emulator.s3.embedded import EmbeddedS3
 
 IMAGES = Path(__file__).parent / "images"
-
-
-@pytest.fixture(scope="session")
-def embedded_s3(tmp_path_factory):
-    """One SeaweedFS on loopback for the whole session (tests use their own bucket names)."""
-    root = tmp_path_factory.mktemp("embedded-s3")
-    with EmbeddedS3(root / "data", free_port(), S3_ACCESS, S3_SECRET, log_file=root / "weed.log") as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ import pytest
 from emulator.hosting import contract
 from emulator.hosting.routing import Instance, Route, Target, VariantRoute
 from emulator.infra import model_data
+from emulator.infra.platform import PlatformEnv
 from emulator.infra.staging import StagingError
 from emulator.infra.upstream import UpstreamError, UpstreamPool
-from emulator.infra.platform import PlatformEnv
 
 
 def tarball(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> Path:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from emulator.domain.processing import _check_supported, _with_defaults
 from emulator.errors import ResourceLimitExceeded, ValidationException
 from emulator.infra.continuous_upload import ContinuousUploads
-from emulator.jobs import processing_contract as contract
 from emulator.infra.platform import PlatformEnv
-from emulator.domain.processing import _check_supported, _with_defaults
+from emulator.jobs import processing_contract as contract
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:processing-job/proc-1"
 REQUEST = {

@@ -9,8 +9,8 @@ import struct
 import pytest
 
 from emulator.domain.transform_filters import DataProcessing, FilterError, apply, parse_path
-from emulator.jobs import transform_contract as contract
 from emulator.infra.platform import PlatformEnv
+from emulator.jobs import transform_contract as contract
 from emulator.jobs.transform_data import split_output
 from emulator.jobs.transform_records import RecordError, batches, line_blocks, lines, records
 
