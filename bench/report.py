@@ -70,6 +70,145 @@ def headlines(r: dict) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _control_plane_section(s: dict) -> list[str]:
+    out: list[str] = []
+    cp = s["control_plane"]
+    out += ["", "## Control plane: smlocal against moto", "",
+            f"Closed-loop load: N client processes each replay one request that botocore serialized and "
+            f"signed once, over keep-alive HTTP, for {cp['seconds_per_run']:g} s per run, "
+            f"{cp['rounds']} alternating round(s) per side. DescribeTrainingJob and ListTrainingJobs "
+            "(MaxResults 10) read ten stored jobs; CreateModel writes a new model per request.", "",
+            "| operation | clients | side | req/s | p50 | p99 | throughput vs moto |",
+            "|---|---|---|---|---|---|---|"]
+    for op, by in cp["ops"].items():
+        for clients, row in by.items():
+            for side in ("smlocal", "moto"):
+                x = row[side]
+                out.append(f"| {op} | {clients} | {side} | {fmt_range(x['rps'], '', 0)} | {_ms(x['p50_ms'])} | "
+                           f"{_ms(x['p99_ms'])} | "
+                           + (f"**{row['throughput_ratio']:.2f}×**" if side == "smlocal" else "1×") + " |")
+    out += ["", "With 16 closed-loop clients the mean latency is 16 / throughput (Little's law), so a p99 "
+            "under 20 ms needs well over 800 req/s on this machine, where the 16 client processes share "
+            "the 2 vCPUs with the server."]
+    return out
+
+
+def _training_section(s: dict) -> list[str]:
+    out: list[str] = []
+    t = s["training"]
+    out += ["", "## Training job overhead", "",
+            "All sides run the same no-op image (`train` exits at once; FROM smlocal/base:bookworm).", "",
+            "- **docker run:** docker SDK `containers.run(image, \"train\", remove=True)`.",
+            "- **boto3:** `CreateTrainingJob`, then `DescribeTrainingJob` every 10 ms until `Completed` (adds "
+            "config files, the work directory, log capture, the `model.tar.gz` upload, status bookkeeping); "
+            "a second variant adds a channel of 100 × 1 KiB objects.",
+            "- **SDK fit():** an unmodified `Estimator(image_uri=...).fit()`: against smlocal (environment "
+            "from `smlocal env`) and in local mode (`instance_type=\"local\"`, output to `file://`). Each "
+            "SDK process does one unreported warm-up fit first.", "",
+            "| side | time | vs docker run |", "|---|---|---|"]
+    base = t["docker_run"]["median"]
+    for key, label in (("docker_run", "docker run"), ("boto3_job", "smlocal, boto3 create → Completed"),
+                       ("boto3_job_100_objects", "smlocal, boto3, + 100 × 1 KiB channel"),
+                       ("sdk_fit_local_mode", "SDK local mode `fit()`"),
+                       ("sdk_fit_smlocal", "SDK `fit()` on smlocal")):
+        out.append(f"| {label} | {fmt_range(t[key])} | {t[key]['median'] / base:.2f}× "
+                   f"({t[key]['median'] - base:+.3f} s) |")
+    out += ["", f"SDK `fit()` on smlocal is bounded by the SDK's own polling: it returns at once only if the "
+            "first DescribeTrainingJob after Create already shows the job finished; otherwise it sleeps "
+            "between Describe calls. These numbers will change once a server-side bounded wait on Describe "
+            f"(issue 8) lands; re-run `python -m bench --only training`. Local mode left "
+            f"{t['local_mode_containers_left']} stopped container(s) behind for {t['local_mode_fits']} fits "
+            "(the harness removes them)."]
+    return out
+
+
+def _endpoint_section(s: dict) -> list[str]:
+    out: list[str] = []
+    e = s["endpoint"]
+    out += ["", "## Endpoints", "",
+            f"CreateEndpoint ({e['runs']} runs): a thread polls the container's published `/ping` every 2 ms "
+            "to find its first healthy answer; DescribeEndpoint is polled every 5 ms to find InService.", "",
+            "| measure | time |", "|---|---|",
+            f"| CreateEndpoint → InService | {fmt_range(e['create_to_in_service'])} |",
+            f"| InService after the first healthy /ping | {fmt_range(e['in_service_after_first_ping'])} |",
+            f"| DeleteEndpoint answers | {fmt_range(e['delete_endpoint_answer'])} |", "",
+            "SDK `Model(image_uri=..., model_data=...).deploy()` and `predictor.delete_endpoint()`, the "
+            "stdlib serving image (`tests/integration/images/serve`), against local mode:", "",
+            "| side | deploy() | delete_endpoint() | predict() p50 (1 KiB) |", "|---|---|---|---|"]
+    for key, label in (("sdk_local_mode", "SDK local mode"), ("sdk_smlocal", "smlocal")):
+        x = e[key]
+        out.append(f"| {label} | {fmt_range(x['deploy'])} | {fmt_range(x['delete_endpoint'])} | "
+                   f"{x['predict_p50_ms']:.2f} ms |")
+    inv = e["invoke"]
+    out += ["", f"Both `deploy()`s include the SDK's fixed 30 s sleep before the first DescribeEndpoint. "
+            f"Local mode left {e['local_mode_containers_left']} container(s) behind (removed by the harness).",
+            "", f"InvokeEndpoint load ({inv['payload_bytes']} B bodies, {inv['seconds_per_run']:g} s per run, "
+            f"{inv['rounds']} alternating round(s)): **direct** is raw HTTP/1.1 keep-alive `POST /invocations` "
+            "to the container's published port; **smlocal** replays the request boto3 sends "
+            "(`POST /endpoints/<name>/invocations`, signed once).", "",
+            "| clients | side | req/s | p50 | p99 | p50 added | throughput vs direct |",
+            "|---|---|---|---|---|---|---|"]
+    cpu_rows = []
+    for clients in ("1", "16"):
+        row = inv[clients]
+        for side in ("direct", "smlocal"):
+            x = row[side]
+            extra = (f"**{row['p50_added_ms']:+.3f} ms** | **{row['throughput_ratio']:.0%}**" if side == "smlocal"
+                     else "— | 100 %")
+            out.append(f"| {clients} | {side} | {fmt_range(x['rps'], '', 0)} | {_ms(x['p50_ms'])} | "
+                       f"{_ms(x['p99_ms'])} | {extra} |")
+        if "gateway_cpu_us_per_request" in row:
+            cpu_rows.append(f"{fmt_range(row['gateway_cpu_us_per_request'], 'µs', 0)} at {clients} client(s)")
+    if cpu_rows:
+        out += ["", "CPU time the `smlocal up` process spent per invocation (user + system): "
+                + "; ".join(cpu_rows) + ". On 2 vCPUs the 16-client ratio is bounded by this cost: clients, "
+                "container and gateway share the same two cores, so any proxy's CPU per request comes out "
+                "of the container's throughput."]
+    return out
+
+
+def _staging_section(s: dict) -> list[str]:
+    out: list[str] = []
+    st = s["staging"]
+    gib = st["bytes"] / 2**30
+    out += ["", "## Data staging", "",
+            f"A {gib:g} GiB channel staged into a training job (the job's `Downloading` phase from "
+            "SecondaryStatusTransitions, minus the same phase of a job without input "
+            f"({fmt_range(st['empty_downloading_phase'])}), against boto3 `download_file` of the same "
+            f"objects with {st['workers']} threads. Peak RSS is the `smlocal up` process (the gateway and "
+            "job runner; SeaweedFS is a separate process), sampled every 10 ms.", "",
+            "| channel | boto3 | staging in a job | ratio |", "|---|---|---|---|"]
+    for row in st["cases"].values():
+        shape = (f"{row['count']} × {row['object_bytes'] / 2**20:g} MiB" if row["count"] > 1
+                 else f"1 × {row['object_bytes'] / 2**30:g} GiB")
+        out.append(f"| {shape} | {row['boto3_mb_s']:.0f} MB/s ({fmt_range(row['boto3_s'])}) | "
+                   f"{row['staging_mb_s']:.0f} MB/s ({fmt_range(row['staging_s'])}) | "
+                   f"**{row['throughput_ratio']:.0%}** |")
+    out += ["", f"Emulator RSS: {st['rss_before_mb']:.0f} MB before, peak {st['rss_peak_mb']:.0f} MB "
+            "while staging."]
+    return out
+
+
+def _scale_section(s: dict) -> list[str]:
+    out: list[str] = []
+    sc = s["scale"]
+    lat = sc["busy_list_latency_ms"]
+    out += ["", "## Scale", "",
+            f"{sc['jobs']} no-op training jobs and {sc['endpoints']} endpoints created back to back; a probe "
+            "calls ListTrainingJobs every 20 ms meanwhile.", "",
+            "| measure | value |", "|---|---|",
+            f"| all jobs finished after | {sc['jobs_drained_s']:.1f} s |",
+            f"| all endpoints InService after | {sc['endpoints_in_service_s']:.1f} s |",
+            f"| jobs Completed / endpoints InService / invoked OK | {sc['completed']} / {sc['in_service']} / "
+            f"{sc['invoked_ok']} |",
+            f"| ListTrainingJobs while busy: p50 / p99 / max | {lat['p50']:.1f} / {lat['p99']:.1f} / "
+            f"{lat['max']:.1f} ms ({lat['samples']} calls) |",
+            f"| containers left after DeleteEndpoint | {sc['containers_leaked']} |",
+            f"| emulator threads / open fds before → after | {sc['threads_before_after'][0]} → "
+            f"{sc['threads_before_after'][1]} / {sc['fds_before_after'][0]} → {sc['fds_before_after'][1]} |"]
+    return out
+
+
 def render(r: dict) -> str:
     m, v, s = r["machine"], r["versions"], r["suites"]
     out = ["# Benchmarks", "",
@@ -91,124 +230,15 @@ def render(r: dict) -> str:
            "## Headlines", "", "| measure | result | target | |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headlines(r)]
     if "control_plane" in s:
-        cp = s["control_plane"]
-        out += ["", "## Control plane: smlocal against moto", "",
-                f"Closed-loop load: N client processes each replay one request that botocore serialized and "
-                f"signed once, over keep-alive HTTP, for {cp['seconds_per_run']:g} s per run, "
-                f"{cp['rounds']} alternating round(s) per side. DescribeTrainingJob and ListTrainingJobs "
-                "(MaxResults 10) read ten stored jobs; CreateModel writes a new model per request.", "",
-                "| operation | clients | side | req/s | p50 | p99 | throughput vs moto |",
-                "|---|---|---|---|---|---|---|"]
-        for op, by in cp["ops"].items():
-            for clients, row in by.items():
-                for side in ("smlocal", "moto"):
-                    x = row[side]
-                    out.append(f"| {op} | {clients} | {side} | {fmt_range(x['rps'], '', 0)} | {_ms(x['p50_ms'])} | "
-                               f"{_ms(x['p99_ms'])} | "
-                               + (f"**{row['throughput_ratio']:.2f}×**" if side == "smlocal" else "1×") + " |")
-        out += ["", "With 16 closed-loop clients the mean latency is 16 / throughput (Little's law), so a p99 "
-                "under 20 ms needs well over 800 req/s on this machine, where the 16 client processes share "
-                "the 2 vCPUs with the server."]
+        out += _control_plane_section(s)
     if "training" in s:
-        t = s["training"]
-        out += ["", "## Training job overhead", "",
-                "All sides run the same no-op image (`train` exits at once; FROM smlocal/base:bookworm).", "",
-                "- **docker run:** docker SDK `containers.run(image, \"train\", remove=True)`.",
-                "- **boto3:** `CreateTrainingJob`, then `DescribeTrainingJob` every 10 ms until `Completed` (adds "
-                "config files, the work directory, log capture, the `model.tar.gz` upload, status bookkeeping); "
-                "a second variant adds a channel of 100 × 1 KiB objects.",
-                "- **SDK fit():** an unmodified `Estimator(image_uri=...).fit()`: against smlocal (environment "
-                "from `smlocal env`) and in local mode (`instance_type=\"local\"`, output to `file://`). Each "
-                "SDK process does one unreported warm-up fit first.", "",
-                "| side | time | vs docker run |", "|---|---|---|"]
-        base = t["docker_run"]["median"]
-        for key, label in (("docker_run", "docker run"), ("boto3_job", "smlocal, boto3 create → Completed"),
-                           ("boto3_job_100_objects", "smlocal, boto3, + 100 × 1 KiB channel"),
-                           ("sdk_fit_local_mode", "SDK local mode `fit()`"),
-                           ("sdk_fit_smlocal", "SDK `fit()` on smlocal")):
-            out.append(f"| {label} | {fmt_range(t[key])} | {t[key]['median'] / base:.2f}× "
-                       f"({t[key]['median'] - base:+.3f} s) |")
-        out += ["", f"SDK `fit()` on smlocal is bounded by the SDK's own polling: it returns at once only if the "
-                "first DescribeTrainingJob after Create already shows the job finished; otherwise it sleeps "
-                "between Describe calls. These numbers will change once a server-side bounded wait on Describe "
-                f"(issue 8) lands; re-run `python -m bench --only training`. Local mode left "
-                f"{t['local_mode_containers_left']} stopped container(s) behind for {t['local_mode_fits']} fits "
-                "(the harness removes them)."]
+        out += _training_section(s)
     if "endpoint" in s:
-        e = s["endpoint"]
-        out += ["", "## Endpoints", "",
-                f"CreateEndpoint ({e['runs']} runs): a thread polls the container's published `/ping` every 2 ms "
-                "to find its first healthy answer; DescribeEndpoint is polled every 5 ms to find InService.", "",
-                "| measure | time |", "|---|---|",
-                f"| CreateEndpoint → InService | {fmt_range(e['create_to_in_service'])} |",
-                f"| InService after the first healthy /ping | {fmt_range(e['in_service_after_first_ping'])} |",
-                f"| DeleteEndpoint answers | {fmt_range(e['delete_endpoint_answer'])} |", "",
-                "SDK `Model(image_uri=..., model_data=...).deploy()` and `predictor.delete_endpoint()`, the "
-                "stdlib serving image (`tests/integration/images/serve`), against local mode:", "",
-                "| side | deploy() | delete_endpoint() | predict() p50 (1 KiB) |", "|---|---|---|---|"]
-        for key, label in (("sdk_local_mode", "SDK local mode"), ("sdk_smlocal", "smlocal")):
-            x = e[key]
-            out.append(f"| {label} | {fmt_range(x['deploy'])} | {fmt_range(x['delete_endpoint'])} | "
-                       f"{x['predict_p50_ms']:.2f} ms |")
-        inv = e["invoke"]
-        out += ["", f"Both `deploy()`s include the SDK's fixed 30 s sleep before the first DescribeEndpoint. "
-                f"Local mode left {e['local_mode_containers_left']} container(s) behind (removed by the harness).",
-                "", f"InvokeEndpoint load ({inv['payload_bytes']} B bodies, {inv['seconds_per_run']:g} s per run, "
-                f"{inv['rounds']} alternating round(s)): **direct** is raw HTTP/1.1 keep-alive `POST /invocations` "
-                "to the container's published port; **smlocal** replays the request boto3 sends "
-                "(`POST /endpoints/<name>/invocations`, signed once).", "",
-                "| clients | side | req/s | p50 | p99 | p50 added | throughput vs direct |",
-                "|---|---|---|---|---|---|---|"]
-        cpu_rows = []
-        for clients in ("1", "16"):
-            row = inv[clients]
-            for side in ("direct", "smlocal"):
-                x = row[side]
-                extra = (f"**{row['p50_added_ms']:+.3f} ms** | **{row['throughput_ratio']:.0%}**" if side == "smlocal"
-                         else "— | 100 %")
-                out.append(f"| {clients} | {side} | {fmt_range(x['rps'], '', 0)} | {_ms(x['p50_ms'])} | "
-                           f"{_ms(x['p99_ms'])} | {extra} |")
-            if "gateway_cpu_us_per_request" in row:
-                cpu_rows.append(f"{fmt_range(row['gateway_cpu_us_per_request'], 'µs', 0)} at {clients} client(s)")
-        if cpu_rows:
-            out += ["", "CPU time the `smlocal up` process spent per invocation (user + system): "
-                    + "; ".join(cpu_rows) + ". On 2 vCPUs the 16-client ratio is bounded by this cost: clients, "
-                    "container and gateway share the same two cores, so any proxy's CPU per request comes out "
-                    "of the container's throughput."]
+        out += _endpoint_section(s)
     if "staging" in s:
-        st = s["staging"]
-        gib = st["bytes"] / 2**30
-        out += ["", "## Data staging", "",
-                f"A {gib:g} GiB channel staged into a training job (the job's `Downloading` phase from "
-                "SecondaryStatusTransitions, minus the same phase of a job without input "
-                f"({fmt_range(st['empty_downloading_phase'])}), against boto3 `download_file` of the same "
-                f"objects with {st['workers']} threads. Peak RSS is the `smlocal up` process (the gateway and "
-                "job runner; SeaweedFS is a separate process), sampled every 10 ms.", "",
-                "| channel | boto3 | staging in a job | ratio |", "|---|---|---|---|"]
-        for row in st["cases"].values():
-            shape = (f"{row['count']} × {row['object_bytes'] / 2**20:g} MiB" if row["count"] > 1
-                     else f"1 × {row['object_bytes'] / 2**30:g} GiB")
-            out.append(f"| {shape} | {row['boto3_mb_s']:.0f} MB/s ({fmt_range(row['boto3_s'])}) | "
-                       f"{row['staging_mb_s']:.0f} MB/s ({fmt_range(row['staging_s'])}) | "
-                       f"**{row['throughput_ratio']:.0%}** |")
-        out += ["", f"Emulator RSS: {st['rss_before_mb']:.0f} MB before, peak {st['rss_peak_mb']:.0f} MB "
-                "while staging."]
+        out += _staging_section(s)
     if "scale" in s:
-        sc = s["scale"]
-        lat = sc["busy_list_latency_ms"]
-        out += ["", "## Scale", "",
-                f"{sc['jobs']} no-op training jobs and {sc['endpoints']} endpoints created back to back; a probe "
-                "calls ListTrainingJobs every 20 ms meanwhile.", "",
-                "| measure | value |", "|---|---|",
-                f"| all jobs finished after | {sc['jobs_drained_s']:.1f} s |",
-                f"| all endpoints InService after | {sc['endpoints_in_service_s']:.1f} s |",
-                f"| jobs Completed / endpoints InService / invoked OK | {sc['completed']} / {sc['in_service']} / "
-                f"{sc['invoked_ok']} |",
-                f"| ListTrainingJobs while busy: p50 / p99 / max | {lat['p50']:.1f} / {lat['p99']:.1f} / "
-                f"{lat['max']:.1f} ms ({lat['samples']} calls) |",
-                f"| containers left after DeleteEndpoint | {sc['containers_leaked']} |",
-                f"| emulator threads / open fds before → after | {sc['threads_before_after'][0]} → "
-                f"{sc['threads_before_after'][1]} / {sc['fds_before_after'][0]} → {sc['fds_before_after'][1]} |"]
+        out += _scale_section(s)
     for extra in ("NOTES.md", "STANDALONE.md"):  # hand-written sections kept in every generated report
         notes = Path(__file__).with_name(extra)
         if notes.exists():

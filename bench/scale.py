@@ -29,27 +29,9 @@ def _managed() -> set[str]:
             or any("scale-" in v for v in (c.get("Labels") or {}).values())}
 
 
-def run(emu: Emulator, quick: bool) -> dict:
-    jobs, endpoints = (20, 4) if quick else (50, 10)
-    sm, probe_client = emu.client(), emu.client()
-    before = _managed()
-    proc = psutil.Process(emu.process.pid)
-    threads_before, fds_before = proc.num_threads(), proc.num_fds()
-    for i in range(endpoints):
-        endpoint.create_model(sm, f"scale-ep-{i}")
-    latencies: list[float] = []
-    stop = threading.Event()
-    prober = threading.Thread(target=_probe, args=(probe_client, stop, latencies), daemon=True)
-    prober.start()
-    started = time.perf_counter()
-    for i in range(jobs):
-        sm.create_training_job(
-            TrainingJobName=f"scale-job-{i}", RoleArn=ROLE,
-            AlgorithmSpecification={"TrainingImage": images.TRAIN, "TrainingInputMode": "File"},
-            OutputDataConfig={"S3OutputPath": "s3://bench/output"},
-            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1})
-    for i in range(endpoints):
-        sm.create_endpoint(EndpointName=f"scale-ep-{i}", EndpointConfigName=f"scale-ep-{i}")
+def _drain(sm, jobs: int, endpoints: int, started: float) -> tuple[dict[str, str], float | None, float | None]:
+    """Poll until every job has ended and every endpoint left Creating: (final statuses, seconds until
+    the jobs were done, seconds until the endpoints were)."""
     pending_jobs, pending_eps = {f"scale-job-{i}" for i in range(jobs)}, {f"scale-ep-{i}" for i in range(endpoints)}
     statuses: dict[str, str] = {}
     jobs_done = eps_done = None
@@ -71,6 +53,31 @@ def run(emu: Emulator, quick: bool) -> dict:
         if time.perf_counter() - started > 900:
             raise RuntimeError(f"not drained after 15 min: {sorted(pending_jobs | pending_eps)[:5]}")
         time.sleep(0.2)
+    return statuses, jobs_done, eps_done
+
+
+def run(emu: Emulator, quick: bool) -> dict:
+    jobs, endpoints = (20, 4) if quick else (50, 10)
+    sm, probe_client = emu.client(), emu.client()
+    before = _managed()
+    proc = psutil.Process(emu.process.pid)
+    threads_before, fds_before = proc.num_threads(), proc.num_fds()
+    for i in range(endpoints):
+        endpoint.create_model(sm, f"scale-ep-{i}")
+    latencies: list[float] = []
+    stop = threading.Event()
+    prober = threading.Thread(target=_probe, args=(probe_client, stop, latencies), daemon=True)
+    prober.start()
+    started = time.perf_counter()
+    for i in range(jobs):
+        sm.create_training_job(
+            TrainingJobName=f"scale-job-{i}", RoleArn=ROLE,
+            AlgorithmSpecification={"TrainingImage": images.TRAIN, "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "s3://bench/output"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1})
+    for i in range(endpoints):
+        sm.create_endpoint(EndpointName=f"scale-ep-{i}", EndpointConfigName=f"scale-ep-{i}")
+    statuses, jobs_done, eps_done = _drain(sm, jobs, endpoints, started)
     stop.set()
     prober.join()
     runtime = emu.client("sagemaker-runtime")

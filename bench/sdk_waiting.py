@@ -22,7 +22,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import stack  # noqa: E402
+from common import stack
 
 IMAGE = "smlocal-bench/sleep:latest"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"

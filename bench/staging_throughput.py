@@ -28,13 +28,13 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.config import S3Settings  # noqa: E402
-from emulator.infra import staging, uploads  # noqa: E402
-from emulator.s3.client import S3Client  # noqa: E402
-from emulator.s3.embedded import EmbeddedS3  # noqa: E402
+from emulator.config import S3Settings
+from emulator.infra import staging, uploads
+from emulator.s3.client import S3Client
+from emulator.s3.embedded import EmbeddedS3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port  # noqa: E402
+from common import free_port
 
 ACCESS, SECRET = "AKIASMLOCALBENCH0001", "smlocal-bench-secret-0123456789"
 BUCKET = "bench"

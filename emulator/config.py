@@ -20,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PORT = 4599
 DEFAULT_S3_PORT = 4598
@@ -104,5 +105,5 @@ class Settings:
     def default_bucket(self) -> str:
         return f"sagemaker-{self.region}-{self.account_id}"
 
-    def with_(self, **changes) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -71,7 +72,7 @@ class ImageBuilder:
         return self._client
 
     # --- state ---------------------------------------------------------------------------------------
-    def _image(self, tag: str):
+    def _image(self, tag: str) -> Any:
         try:
             return self.client.images.get(tag)
         except docker.errors.ImageNotFound:

@@ -13,6 +13,7 @@ Behaviours the tests use are at the end: ``trains``, ``fails``, ``runs_until_sto
 
 from __future__ import annotations
 
+import functools
 import http.server
 import itertools
 import shutil
@@ -97,6 +98,10 @@ class _Container:
     signal: str | None = None
     ports: dict[str, int] = field(default_factory=dict)
     server: http.server.ThreadingHTTPServer | None = None
+
+    def has_news(self, position: int) -> bool:
+        """Lines after ``position``, or the exit (called with ``changed`` held)."""
+        return len(self.lines) > position or self.exit_code is not None
 
     def append_log(self, line: str) -> None:
         with self.changed:
@@ -212,8 +217,7 @@ class FakeRuntime:
         position = 0
         while True:
             with container.changed:
-                container.changed.wait_for(lambda: len(container.lines) > position or container.exit_code is not None,
-                                           0.2)
+                container.changed.wait_for(functools.partial(container.has_news, position), 0.2)
                 batch = container.lines[position:]
                 position = len(container.lines)
                 ended = container.exit_code is not None
@@ -322,7 +326,7 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path == "/ping":
             self._reply(200, b"", "text/plain")
         elif self.path == "/execution-parameters":
@@ -330,7 +334,7 @@ class _EchoHandler(http.server.BaseHTTPRequestHandler):
         else:
             self._reply(404, b"", "text/plain")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         if body.startswith(b"status:"):
             _, code, text = body.decode().split(":", 2)

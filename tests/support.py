@@ -25,10 +25,20 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
+_ISSUED: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now, never the same one twice in this process (the system may hand the
+    same ephemeral port to two consecutive binds). Where the code under test can bind port 0 itself,
+    prefer that: another process may still take this port before it is used."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _ISSUED:
+            _ISSUED.add(port)
+            return port
 
 
 def docker_available() -> bool:
@@ -43,7 +53,11 @@ class LiveGateway:
 
     def __init__(self, data_dir: Path, s3: S3Settings | None = None, containers: ContainerRuntime | None = None,
                  **overrides) -> None:
-        self.port = free_port()
+        # bound here and handed to uvicorn: the port is ours before anything else can take it, and
+        # connections wait in the backlog until the server accepts them
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
         self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=self.port,
                                  region=REGION, account_id=ACCOUNT, s3=s3, **overrides)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,7 +65,7 @@ class LiveGateway:
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self) -> LiveGateway:
         self.thread.start()
@@ -65,6 +79,7 @@ class LiveGateway:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+        self.socket.close()
 
     def client(self, service: str, **kwargs):
         return boto3.client(

@@ -33,9 +33,10 @@ class InvocationFastPath:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         found = None
-        if scope["type"] == "http" and scope["method"] == "POST" and self.service is not None:
+        service = self.service
+        if scope["type"] == "http" and scope["method"] == "POST" and service is not None:
             found = _PATH.match(scope["path"])
-        if found is None:
+        if found is None or service is None:
             await self.app(scope, receive, send)
             return
         request_id = new_request_id()
@@ -46,7 +47,7 @@ class InvocationFastPath:
                 if member is not None:
                     params[member] = value.decode("latin-1")
             params["Body"] = await self._body(receive)
-            op, result = await self.service.acall("InvokeEndpoint", params)
+            op, result = await service.acall("InvokeEndpoint", params)
             status, headers, body = restjson.render_response(op, result)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
             await json_error(exc, request_id, content_type="application/json")(scope, receive, send)

@@ -147,7 +147,7 @@ class Gateway:
             operation, _ = service.operation(form["Action"])
             params = query.parse_params(operation.input_shape, form)
             op, result = await run_in_threadpool(service.call, form["Action"], params)
-            body = query.xml_result(name, op, result, request_id)
+            body = query.xml_result(service.name, op, result, request_id)
             return Response(body, media_type="text/xml", headers={"x-amzn-RequestId": request_id})
         except UnknownOperationException as exc:
             return xml_error(ServiceError(exc.message, code="InvalidAction"), request_id, namespace)

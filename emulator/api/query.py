@@ -30,36 +30,47 @@ def parse_params(shape: Shape | None, form: dict[str, str]) -> dict[str, Any]:
 
 
 def _parse(shape: Shape, form: dict[str, str], prefix: str) -> Any:
-    kind = shape.type_name
-    if kind == "structure":
-        out = {}
-        for name, member in shape.members.items():
-            key = member.serialization.get("name", name)
-            value = _parse(member, form, f"{prefix}.{key}" if prefix else key)
-            if value is not None:
-                out[name] = value
-        return out if out or not prefix else None
-    if kind == "list":
-        flat = shape.serialization.get("flattened")
-        item_prefix = prefix if flat else f"{prefix}.member"
-        items = []
-        index = 1
-        while any(k == f"{item_prefix}.{index}" or k.startswith(f"{item_prefix}.{index}.") for k in form):
-            items.append(_parse(shape.member, form, f"{item_prefix}.{index}"))
-            index += 1
-        if not items and prefix in form and form[prefix] == "":
-            return []
-        return items or None
-    if kind == "map":
-        out = {}
-        index = 1
-        while f"{prefix}.entry.{index}.key" in form:
-            out[form[f"{prefix}.entry.{index}.key"]] = _parse(shape.value, form, f"{prefix}.entry.{index}.value")
-            index += 1
-        return out or None
+    parse = _PARSERS.get(shape.type_name, _parse_scalar)
+    return parse(shape, form, prefix)
+
+
+def _parse_structure(shape: Shape, form: dict[str, str], prefix: str) -> Any:
+    out = {}
+    for name, member in shape.members.items():
+        key = member.serialization.get("name", name)
+        value = _parse(member, form, f"{prefix}.{key}" if prefix else key)
+        if value is not None:
+            out[name] = value
+    return out if out or not prefix else None
+
+
+def _parse_list(shape: Shape, form: dict[str, str], prefix: str) -> Any:
+    flat = shape.serialization.get("flattened")
+    item_prefix = prefix if flat else f"{prefix}.member"
+    items = []
+    index = 1
+    while any(k == f"{item_prefix}.{index}" or k.startswith(f"{item_prefix}.{index}.") for k in form):
+        items.append(_parse(shape.member, form, f"{item_prefix}.{index}"))
+        index += 1
+    if not items and prefix in form and form[prefix] == "":
+        return []
+    return items or None
+
+
+def _parse_map(shape: Shape, form: dict[str, str], prefix: str) -> Any:
+    out = {}
+    index = 1
+    while f"{prefix}.entry.{index}.key" in form:
+        out[form[f"{prefix}.entry.{index}.key"]] = _parse(shape.value, form,
+                                                          f"{prefix}.entry.{index}.value")
+        index += 1
+    return out or None
+
+
+def _parse_scalar(shape: Shape, form: dict[str, str], prefix: str) -> Any:
     if prefix not in form:
         return None
-    raw = form[prefix]
+    raw, kind = form[prefix], shape.type_name
     try:
         if kind in ("integer", "long"):
             return int(raw)
@@ -70,6 +81,9 @@ def _parse(shape: Shape, form: dict[str, str], prefix: str) -> Any:
     if kind == "boolean":
         return raw.lower() == "true"
     return raw
+
+
+_PARSERS = {"structure": _parse_structure, "list": _parse_list, "map": _parse_map}
 
 
 # --- response ----------------------------------------------------------------------------------------

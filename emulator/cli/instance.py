@@ -16,6 +16,7 @@ import shlex
 import string
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def http_answers(url: str, timeout: float = 2) -> bool:
         return False
 
 
-def wait_until(check, timeout: float, interval: float = 0.2) -> bool:
+def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -21,13 +22,13 @@ KINDS = {
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
-def _clients(info: RuntimeInfo):
+def _clients(info: RuntimeInfo) -> tuple[Any, Any]:
     kwargs = dict(endpoint_url=info.gateway_url, region_name=info.region, aws_access_key_id=info.access_key,
                   aws_secret_access_key=info.secret_key, config=Config(retries={"max_attempts": 2}))
     return boto3.client("sagemaker", **kwargs), boto3.client("logs", **kwargs)
 
 
-def find_job(sagemaker, name: str) -> tuple[str, dict] | None:
+def find_job(sagemaker: Any, name: str) -> tuple[str, dict[str, Any]] | None:
     for kind, (operation, parameter, _, _) in KINDS.items():
         try:
             return kind, getattr(sagemaker, operation)(**{parameter: name})

@@ -43,14 +43,13 @@ def check_gateway_port(host: str, port: int) -> None:
             raise StartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-def _exit_on_signal(signum, frame) -> None:
+def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
 def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | None,
         progress: Callable[[str], None]) -> None:
     """Start everything, serve until SIGINT/SIGTERM, stop everything."""
-    embedded = s3_endpoint is None
     check_gateway_port(settings.host, settings.port)  # the S3 server checks its own port
     # SIGTERM before uvicorn installs its own handlers must still unwind the cleanup stack
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -58,7 +57,7 @@ def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | 
     with ExitStack() as cleanup:
         s3_pid = None
         container_endpoint = None
-        if embedded:
+        if s3_endpoint is None:   # the embedded S3 server
             access, secret = embedded_credentials(settings.data_dir)
             server = EmbeddedS3(settings.s3_data_dir, settings.s3_port, access, secret,
                                 log_file=settings.logs_dir / "s3.log")

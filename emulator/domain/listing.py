@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from emulator.errors import ValidationException
@@ -75,14 +76,15 @@ def list_page(records: list[dict[str, Any]], params: dict[str, Any], *, name_fie
 
     sort_by = params.get("SortBy", "CreationTime")
     descending = params.get("SortOrder", "Descending") == "Descending"
+    key: Callable[[dict[str, Any]], Any]
     if sort_by == "Name":
-        def key(r):
+        def key(r: dict[str, Any]) -> Any:
             return r[name_field].lower()
     elif sort_by == "Status" and status_field:
-        def key(r):
+        def key(r: dict[str, Any]) -> Any:
             return (r.get(status_field) or "", r.get("CreationTime", 0))
     else:
-        def key(r):
+        def key(r: dict[str, Any]) -> Any:
             return (r.get("CreationTime", 0), r[name_field].lower())
     selected = sorted(selected, key=key, reverse=descending)
     return paginate(selected, params, default_max)

@@ -27,8 +27,8 @@ def create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             "Exactly one of PrimaryContainer or Containers must be specified."
             if has_primary else
             "Either PrimaryContainer or Containers must be specified.")
-    for position, container in enumerate([params.get("PrimaryContainer")] if has_primary
-                                         else containers, start=1):
+    listed: list[dict[str, Any]] = [params["PrimaryContainer"]] if has_primary else containers or []
+    for position, container in enumerate(listed, start=1):
         if not container.get("Image") and not container.get("ModelPackageName"):
             raise ValidationException(
                 f"Container {position} of model {params['ModelName']} has no Image: specify the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,7 @@ class Records:
             raise self.family.not_found(name, self.arn(name))
         return record
 
-    def update(self, name: str, change) -> dict[str, Any]:
+    def update(self, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
         record = self.ctx.store.update(self.family.kind, name, change,
                                        status_field=self.family.status_field)
         if record is None:

@@ -28,8 +28,18 @@ def _check_supported(params: dict[str, Any]) -> None:
             "SageMaker algorithm resources (AlgorithmName).")
     if algorithm["TrainingInputMode"] == "Pipe":
         raise ValidationException("TrainingInputMode Pipe is not supported by smlocal; use File or FastFile.")
+    _check_channels(params.get("InputDataConfig", []))
+    _check_resources(params["ResourceConfig"])
+    if not params["OutputDataConfig"]["S3OutputPath"].startswith("s3://"):
+        raise ValidationException("OutputDataConfig.S3OutputPath must be an s3:// URI.")
+    checkpoint = params.get("CheckpointConfig")
+    if checkpoint and not checkpoint["S3Uri"].startswith("s3://"):
+        raise ValidationException("CheckpointConfig.S3Uri must be an s3:// URI.")
+
+
+def _check_channels(channels: list[dict[str, Any]]) -> None:
     names = set()
-    for channel in params.get("InputDataConfig", []):
+    for channel in channels:
         name = channel["ChannelName"]
         if name in names:
             raise ValidationException(f"Channel names must be unique: {name} appears more than once.")
@@ -46,7 +56,9 @@ def _check_supported(params: dict[str, Any]) -> None:
                 f"Channel {name} uses S3DataType {source['S3DataType']}; smlocal supports S3Prefix and ManifestFile.")
         if not source["S3Uri"].startswith("s3://"):
             raise ValidationException(f"Channel {name}: smlocal reads s3:// URIs only, not {source['S3Uri']}.")
-    resources = params["ResourceConfig"]
+
+
+def _check_resources(resources: dict[str, Any]) -> None:
     if resources.get("InstanceGroups"):
         raise ValidationException("Heterogeneous clusters (ResourceConfig.InstanceGroups) are not supported by "
                                   "smlocal; use InstanceType and InstanceCount.")
@@ -56,11 +68,6 @@ def _check_supported(params: dict[str, Any]) -> None:
         raise ResourceLimitExceeded(
             f"smlocal runs at most {MAX_INSTANCES} instances per training job (each is a container on this "
             f"machine); the request asks for {resources['InstanceCount']}.")
-    if not params["OutputDataConfig"]["S3OutputPath"].startswith("s3://"):
-        raise ValidationException("OutputDataConfig.S3OutputPath must be an s3:// URI.")
-    checkpoint = params.get("CheckpointConfig")
-    if checkpoint and not checkpoint["S3Uri"].startswith("s3://"):
-        raise ValidationException("CheckpointConfig.S3Uri must be an s3:// URI.")
 
 
 def create(ctx: Context, params: dict[str, Any], launcher: JobLauncher) -> dict[str, Any]:

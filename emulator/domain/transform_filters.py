@@ -53,8 +53,8 @@ def _bracket(inner: str) -> Step:
         start, end = slice_match.groups()
         return Step("slice", (int(start) if start else None, int(end) if end else None))
     parts = inner.split(",")
-    names = [_QUOTED.match(p) for p in parts]
-    if all(names):
+    names = [m for m in (_QUOTED.match(p) for p in parts) if m is not None]
+    if len(names) == len(parts):
         found = tuple(m.group(1) if m.group(1) is not None else m.group(2) for m in names)
         return Step("name" if len(found) == 1 else "names", found)
     try:

@@ -70,7 +70,7 @@ class HostingRuntime:
                 except DatabaseClosed:
                     log.info("endpoint %s: smlocal stopped during %s; the next start recovers it", name,
                              work.__name__)
-                except Exception:  # noqa: BLE001 - the record must not stay in a transitional state
+                except Exception:
                     log.exception("endpoint %s: %s crashed", name, work.__name__)
                     self._set(name, EndpointStatus=FAILED,
                               FailureReason="smlocal failed while changing the endpoint; see the smlocal log.")
@@ -252,7 +252,7 @@ class HostingRuntime:
                         self._set(name, EndpointStatus=FAILED, FailureReason=str(exc))
                         return
                 else:
-                    self.fleet.remove_leftovers(name, keep={found.id})
+                    self.fleet.remove_leftovers(name, keep=frozenset({found.id}))
                 self._serve(name, found, record["EndpointConfigName"], capture)
             else:
                 self.fleet.remove_leftovers(name)

@@ -19,7 +19,9 @@ from typing import Any
 
 from emulator import images, instances
 from emulator.config import Settings
+from emulator.domain.models import model_containers
 from emulator.hosting import contract
+from emulator.hosting.capture import CaptureWriter
 from emulator.hosting.routing import Instance, Route, Target, VariantRoute
 from emulator.infra import model_data
 from emulator.infra.containers import ContainerError, ContainerRuntime
@@ -88,7 +90,7 @@ class Fleet:
         return home_label(self.services.settings.data_dir)
 
     # --- start -------------------------------------------------------------------------------------
-    def start(self, endpoint: str, variants: list[dict[str, Any]], capture: object | None = None) -> Deployment:
+    def start(self, endpoint: str, variants: list[dict[str, Any]], capture: CaptureWriter | None = None) -> Deployment:
         deployment = Deployment(new_deployment_id(), endpoint, variants)
         try:
             self._start_containers(deployment)
@@ -117,7 +119,7 @@ class Fleet:
             model = variant.get("_model") or self.models.find(variant["ModelName"])
             if model is None:
                 raise DeploymentFailure(f"Could not find model \"{self.models.arn(variant['ModelName'])}\".")
-            containers = contract.model_containers(model)
+            containers = model_containers(model)
             resolved = [self._image(c["Image"]) for c in containers]
             deployment.images[name] = [
                 {"SpecifiedImage": c["Image"], "ResolvedImage": image, "ResolutionTime": time.time()}
@@ -215,7 +217,7 @@ class Fleet:
         text = "\n".join(line[-300:] for line in lines)[-1500:]
         return f"Last log lines:\n{text}" if text else "The container wrote no log lines."
 
-    def route(self, deployment: Deployment, capture: object | None = None) -> Route:
+    def route(self, deployment: Deployment, capture: CaptureWriter | None = None) -> Route:
         variants = []
         for variant in deployment.variants:
             name = variant["VariantName"]
@@ -233,7 +235,8 @@ class Fleet:
         return Route(deployment.endpoint, variants, capture)
 
     # --- restart recovery --------------------------------------------------------------------------
-    def reattach(self, endpoint: str, private: dict[str, Any], capture: object | None = None) -> Deployment | None:
+    def reattach(self, endpoint: str, private: dict[str, Any], capture: CaptureWriter | None = None
+                 ) -> Deployment | None:
         """The deployment a previous run left, if all its containers still run and answer /ping."""
         deployment = Deployment(private["id"], endpoint, private["variants"],
                                 dict(private.get("containers") or {}), images=private.get("images") or {})
@@ -280,7 +283,7 @@ class Fleet:
         except ContainerError:
             shutil.rmtree(path, ignore_errors=True)
 
-    def remove_leftovers(self, endpoint: str, keep: set[str] = frozenset()) -> None:
+    def remove_leftovers(self, endpoint: str, keep: frozenset[str] = frozenset()) -> None:
         """Containers of ``endpoint`` that no live deployment owns (a run cut short)."""
         for state in self.docker.find({**contract.labels(endpoint), **self.home_label()}):
             if state.labels.get("org.smlocal.deployment") not in keep:
@@ -296,8 +299,11 @@ def stop_all(docker: ContainerRuntime, data_dir: Path, grace: float = 5) -> int:
     """``smlocal down``: stop and remove every endpoint container of the smlocal using ``data_dir``.
     The endpoints stay InService in the records and start again on the next ``smlocal up``."""
     found = docker.find({"org.smlocal.kind": contract.KIND, **home_label(data_dir)})
-    threads = [threading.Thread(target=lambda c=c: (docker.stop(c.id, grace), docker.remove(c.id)), daemon=True)
-               for c in found]
+    def stop_and_remove(container_id: str) -> None:
+        docker.stop(container_id, grace)
+        docker.remove(container_id)
+
+    threads = [threading.Thread(target=stop_and_remove, args=(c.id,), daemon=True) for c in found]
     for thread in threads:
         thread.start()
     for thread in threads:

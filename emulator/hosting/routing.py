@@ -12,6 +12,8 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from emulator.hosting.capture import CaptureWriter
+
 
 @dataclass(frozen=True)
 class Target:
@@ -45,7 +47,7 @@ class VariantRoute:
 class Route:
     endpoint: str
     variants: list[VariantRoute]
-    capture: object | None = None   # a data-capture writer (emulator.hosting.capture)
+    capture: CaptureWriter | None = None
     inflight: int = 0
 
     def variant(self, name: str | None) -> VariantRoute | None:

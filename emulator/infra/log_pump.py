@@ -63,7 +63,7 @@ class LogPump:
                 if self.on_line is not None:
                     try:
                         self.on_line(timestamp, line)
-                    except Exception:  # noqa: BLE001 - a metric bug must not lose logs
+                    except Exception:
                         log.exception("log line callback failed")
                 with self._lock:
                     self._pending.append((timestamp, line))
@@ -85,5 +85,5 @@ class LogPump:
                 self.store.append(self.group, self.stream, batch)
             except DatabaseClosed:  # smlocal is stopping; a reattaching pump re-reads these lines
                 return
-            except Exception:  # noqa: BLE001 - keep the job going; the log says why
+            except Exception:
                 log.exception("could not store %d log lines of %s", len(batch), self.stream)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from emulator.infra.staging import (
     _NETWORK_ERRORS,
@@ -164,7 +164,7 @@ def upload_tarball(client: S3Client, sources: list[Path], s3_uri: str) -> Transf
     producer = threading.Thread(target=produce, name="tarball-writer", daemon=True)
     producer.start()
     try:
-        client.raw.put_object(bucket, key, reader, length=-1, part_size=PART_SIZE,
+        client.raw.put_object(bucket, key, cast(BinaryIO, reader), length=-1, part_size=PART_SIZE,
                               content_type="application/x-gzip")
     except StagingError:
         raise

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator import images, instances
 from emulator.config import Settings
@@ -35,7 +35,14 @@ from emulator.state.logs import LogStore
 from emulator.state.metrics import MetricStore
 
 log = logging.getLogger(__name__)
-Outcome = tuple[str, "str | None", "int | None"]   # (completed|failed|stopped|max-runtime, host, exit code)
+
+
+class Outcome(NamedTuple):
+    """How the containers ended: completed, failed (``host`` exited with ``code``), stopped, max-runtime."""
+
+    kind: str
+    host: str = ""
+    code: int = 0
 
 
 class JobFailure(Exception):
@@ -112,7 +119,7 @@ class ContainerJob:
         return None
 
     # --- record ----------------------------------------------------------------------------------------
-    def update(self, change) -> dict[str, Any]:
+    def update(self, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
         self.job = self.records.update(self.name, change)
         return self.job
 
@@ -158,7 +165,7 @@ class ContainerJob:
         except DatabaseClosed:  # keep containers and files: restart recovery reattaches to them
             log.info("%s %s: smlocal stopped while it ran; the next start recovers it", self.family.kind, self.name)
             interrupted = True
-        except Exception as exc:  # noqa: BLE001 - a bug must still end the job, not leave it InProgress
+        except Exception as exc:
             log.exception("%s %s failed inside smlocal", self.family.kind, self.name)
             self.fail(f"InternalServerError: smlocal failed while running the job ({type(exc).__name__}: {exc}); "
                       "see the smlocal log.")
@@ -270,15 +277,15 @@ class ContainerJob:
                 host, code = exits.get(timeout=0.25)
             except queue.Empty:
                 if self.control.stop.is_set() or self.refresh()[self.status_field] == JobStatus.STOPPING:
-                    return "stopped", None, None
+                    return Outcome("stopped")
                 if time.time() - started > limit:
-                    return "max-runtime", None, None
+                    return Outcome("max-runtime")
                 self.while_running()
                 continue
             remaining.discard(host)
             if code != 0:
-                return "failed", host, code
-        return "completed", None, None
+                return Outcome("failed", host, code)
+        return Outcome("completed")
 
     def while_running(self) -> None:
         """Called about 4 times a second while containers run (continuous uploads)."""

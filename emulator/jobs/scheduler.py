@@ -63,7 +63,7 @@ class Scheduler:
             control.started.set()
             try:
                 run(control)
-            except Exception:  # noqa: BLE001 - runners record their own failures; this is a last resort
+            except Exception:
                 log.exception("job %s crashed", control.key)
             finally:
                 control.done.set()

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from emulator.domain.transform_filters import DataProcessing, FilterError
 from emulator.infra.upstream import UpstreamError, UpstreamPool
@@ -162,7 +163,7 @@ class ObjectTransform:
         except FilterError as exc:
             raise ObjectFailure(f"InputFilter failed on {_records(first, batch.count)}: {exc}") from None
 
-    def _write(self, out, batch: Batch, first: int, body: bytes) -> int:
+    def _write(self, out: BinaryIO, batch: Batch, first: int, body: bytes) -> int:
         if self.processing is None:
             out.write(body)
             if self.assemble == "Line" and not body.endswith(b"\n"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 MIB = 1024 * 1024
@@ -161,7 +161,7 @@ def line_blocks(chunks: Iterable[bytes], max_payload_mb: int) -> Iterator[Batch]
         yield block
 
 
-def _cut(data: bytes, limit: int, max_payload_mb: int, seen: list[int]):
+def _cut(data: bytes, limit: int, max_payload_mb: int, seen: list[int]) -> Generator[Batch, None, int]:
     """Yield full blocks from ``data`` while more than ``limit`` bytes remain; return where it stopped."""
     start = 0
     while len(data) - start > limit:

@@ -16,6 +16,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from emulator.domain.lifecycle import TRANSFORM, JobStatus
@@ -95,9 +97,9 @@ class TransformRun(ContainerJob):
                 await asyncio.wait({work}, timeout=0.25)
                 if not work.done() and await asyncio.to_thread(self._stop_seen):
                     work.cancel()
-                    return "stopped", None, None
+                    return Outcome("stopped")
             work.result()
-            return "completed", None, None
+            return Outcome("completed")
         finally:
             if not work.done():
                 work.cancel()
@@ -201,14 +203,14 @@ class TransformRun(ContainerJob):
             for upload in uploads:
                 upload.cancel()
 
-    async def _upload(self, host: str, obj: S3Object, out_path, stats: ObjectStats, started: float) -> None:
+    async def _upload(self, host: str, obj: S3Object, out_path: Path, stats: ObjectStats, started: float) -> None:
         bucket, key = self.output_key(obj)
         await asyncio.to_thread(upload_files, self.s3(), bucket, [(key, out_path)])
         out_path.unlink(missing_ok=True)
         self.data_log(host, f"{obj.uri}: {stats.records} records in {stats.requests} requests -> "
                             f"s3://{bucket}/{key} ({human_size(stats.bytes_out)}, {time.monotonic() - started:.1f} s)")
 
-    def _chunks(self, obj: S3Object):
+    def _chunks(self, obj: S3Object) -> Iterator[bytes]:
         """The object's bytes, read from S3 a chunk at a time (runs in worker threads)."""
         response = None
         try:
@@ -237,7 +239,7 @@ class TransformRun(ContainerJob):
 
     # --- endings -------------------------------------------------------------------------------------
     def conclude(self, outcome: Outcome) -> None:
-        kind = outcome[0]
+        kind = outcome.kind
         if kind == "stopped":
             self.mark_stopping()
         self.stop_containers()

@@ -139,24 +139,28 @@ class LogsOps:
         if not self.store.stream_exists(group, stream):
             raise LogsResourceNotFound(_STREAM_MISSING)
         limit = params.get("limit", 10000)
-        window = {"start": params.get("startTime"), "end": params.get("endTime")}
+        start, end = params.get("startTime"), params.get("endTime")
         token = params.get("nextToken")
+        position: int | None
         if token:
             match = _TOKEN.match(token)
             if not match:
                 raise LogsInvalidParameter("The specified nextToken is invalid.")
             direction, position = match.group(1), int(match.group(2))
+        elif params.get("startFromHead"):
+            direction, position = "f", 0
         else:
-            direction, position = ("f", 0) if params.get("startFromHead") else ("b", None)
+            direction, position = "b", None
         if direction == "f":
-            events = self.store.events(group, [stream], after_id=position, limit=limit, **window)
+            events = self.store.events(group, [stream], after_id=position or 0, limit=limit, start=start, end=end)
         else:
-            events = self.store.events(group, [stream], before_id=position, limit=limit,
-                                       newest_first=True, **window)
+            events = self.store.events(group, [stream], before_id=position, limit=limit, newest_first=True,
+                                       start=start, end=end)
         if events:
             forward, backward = _token("f", events[-1]["id"]), _token("b", events[0]["id"])
         elif direction == "f":  # nothing new: the same forward token again (the SDK's stop signal)
-            forward, backward = _token("f", position), _token("b", position + 1)
+            after = position or 0
+            forward, backward = _token("f", after), _token("b", after + 1)
         else:
             forward, backward = _token("f", 0), _token("b", position if position is not None else 0)
         return {"events": [{"timestamp": e["ts"], "message": e["message"], "ingestionTime": e["ingested"]}

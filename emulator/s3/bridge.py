@@ -56,7 +56,14 @@ def docker_bridge_gateway(network: str = "bridge") -> str | None:
     interface = "docker0"
     try:
         import docker
+        import requests.exceptions
 
+        failures: tuple[type[BaseException], ...] = (
+            docker.errors.DockerException, requests.exceptions.RequestException, OSError, KeyError)
+    except ImportError as exc:            # no SDK: read the interface
+        log.debug("docker SDK unavailable (%s); reading %s", exc, interface)
+        return interface_ipv4(interface)
+    try:
         client = docker.from_env(timeout=5)
         try:
             attrs = client.networks.get(network).attrs
@@ -67,7 +74,7 @@ def docker_bridge_gateway(network: str = "bridge") -> str | None:
             if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", gateway):
                 return gateway
         interface = (attrs.get("Options") or {}).get("com.docker.network.bridge.name") or interface
-    except Exception as exc:              # no SDK, no engine, no such network: try the interface
+    except failures as exc:               # no engine, no such network: try the interface
         log.debug("docker SDK gave no bridge gateway (%s); reading %s", exc, interface)
     return interface_ipv4(interface)
 
@@ -75,7 +82,9 @@ def docker_bridge_gateway(network: str = "bridge") -> str | None:
 class BridgeRelay:
     """Forward ``<bridge gateway>:<listen_port>`` to ``127.0.0.1:<target_port>`` in a background thread.
 
-    ``listen_host`` overrides the gateway discovery (tests relay loopback to loopback).
+    ``listen_host`` overrides the gateway discovery (tests relay loopback to loopback); ``listen_port``
+    0 lets the system choose a free port, which ``listen_port`` holds once ``start()`` returned.
+    ``start()`` returns only once the relay listens.
     """
 
     def __init__(self, target_port: int, listen_port: int | None = None, *, listen_host: str | None = None,
@@ -155,7 +164,8 @@ class BridgeRelay:
         try:
             self._server = loop.run_until_complete(asyncio.start_server(
                 self._handle, host, self.listen_port, reuse_address=True, backlog=1024))
-        except BaseException as exc:
+            self.listen_port = self._server.sockets[0].getsockname()[1]
+        except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it in the caller's thread
             ready.set_exception(exc)
             loop.close()
             return
@@ -205,13 +215,13 @@ class BridgeRelay:
                     pump.cancel()
                 await asyncio.gather(*pumps, return_exceptions=True)
         finally:
-            for writer in (client_w, upstream_w):
-                if writer is None:
+            for side in (client_w, upstream_w):
+                if side is None:
                     continue
                 if self._closing:                # on shutdown, do not wait for slow readers
-                    writer.transport.abort()
+                    side.transport.abort()
                 else:
-                    writer.close()
+                    side.close()
             self._tasks.discard(task)
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -44,6 +44,7 @@ state), ``tmp/`` (weed's TMPDIR).
 from __future__ import annotations
 
 import errno
+import http.client
 import json
 import logging
 import os
@@ -195,7 +196,7 @@ def _answers_http(url: str) -> bool:
         return True
     except urllib.error.HTTPError:
         return True                       # 403 AccessDenied is an answer
-    except Exception:                     # refused, reset, half-started server ...
+    except (OSError, http.client.HTTPException, ValueError):   # refused, reset, half-started server ...
         return False
 
 
@@ -203,7 +204,7 @@ def _has_volume_server(master_port: int) -> bool:
     try:
         with _NO_PROXY.open(f"http://{LOOPBACK}:{master_port}/dir/status", timeout=2) as resp:
             topology = json.load(resp).get("Topology") or {}
-    except Exception:
+    except (OSError, http.client.HTTPException, ValueError, AttributeError):   # not up, or not JSON yet
         return False
     return any(rack.get("DataNodes") for dc in topology.get("DataCenters") or []
                for rack in dc.get("Racks") or [])

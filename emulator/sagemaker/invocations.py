@@ -18,7 +18,7 @@ from emulator.domain.records import Context, Records
 from emulator.errors import ModelError, RuntimeValidationError
 from emulator.handler_spec import OperationTable, awaited, in_thread
 from emulator.hosting.routing import Route, Target, VariantRoute
-from emulator.infra.upstream import UpstreamError, UpstreamPool
+from emulator.infra.upstream import UpstreamError, UpstreamPool, UpstreamResponse
 
 TIMEOUT_SECONDS = 60.0            # SageMaker's limit for a container's answer
 RECOVERY_WAIT_SECONDS = 60.0      # after a restart, invocations wait for endpoints coming back
@@ -133,7 +133,8 @@ class InvocationOps:
                 "TargetContainerHostname is not supported.")
         return containers
 
-    async def _send(self, name: str, target: Target, headers: list[tuple[str, str]], body: bytes):
+    async def _send(self, name: str, target: Target, headers: list[tuple[str, str]], body: bytes
+                    ) -> UpstreamResponse:
         try:
             response = await self.pool.request(target.host, target.port, "POST", "/invocations", headers, body,
                                                timeout=TIMEOUT_SECONDS)

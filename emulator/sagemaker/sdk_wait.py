@@ -51,7 +51,7 @@ class FirstDescribeWait:
     def wrap(self, family: Family, describe: Callable[[dict[str, Any]], dict[str, Any]]) -> HandlerSpec:
         """A Describe handler that holds the SDK's first look at a running job until it ends. It sleeps,
         so it is ``blocking``: always in a worker thread, never on the event loop."""
-        status_field, arn_field = family.status_field, f"{family.noun}Arn"
+        status_field, arn_field = family.status_field or "", family.arn_field
 
         def handler(params: dict[str, Any]) -> dict[str, Any]:
             record = describe(params)

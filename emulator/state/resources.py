@@ -6,6 +6,7 @@ The store knows nothing of SageMaker semantics: records are JSON documents keyed
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -115,7 +116,7 @@ class TagLimitExceeded(Exception):
         self.count = count
 
 
-def _put_tags(conn, arn: str, tags: list[dict[str, str]]) -> None:
+def _put_tags(conn: sqlite3.Connection, arn: str, tags: list[dict[str, str]]) -> None:
     seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM tags WHERE arn=?", (arn,)).fetchone()[0]
     for offset, tag in enumerate(tags, start=1):
         conn.execute(

@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-from support import S3_ACCESS, S3_SECRET, free_port
+from support import S3_ACCESS, S3_SECRET
 
 from emulator.s3.bridge import BridgeRelay, docker_bridge_gateway
 from emulator.s3.embedded import EmbeddedS3
@@ -50,7 +50,7 @@ def echo_port() -> Iterator[int]:
 
 @pytest.fixture()
 def relay(echo_port: int) -> Iterator[BridgeRelay]:
-    relay = BridgeRelay(echo_port, free_port(), listen_host="127.0.0.1")
+    relay = BridgeRelay(echo_port, 0, listen_host="127.0.0.1")
     assert relay.start() == "127.0.0.1"
     yield relay
     relay.stop()
@@ -91,8 +91,14 @@ def test_relay_64mib_with_half_close(relay: BridgeRelay) -> None:
 
 
 def test_relay_resets_clients_when_target_is_down() -> None:
-    relay = BridgeRelay(free_port(), free_port(), listen_host="127.0.0.1")   # nothing listens there
-    relay.start()
+    with socket.socket() as target:        # bound, never listening: connecting to it is refused
+        target.bind(("127.0.0.1", 0))
+        relay = BridgeRelay(target.getsockname()[1], 0, listen_host="127.0.0.1")
+        assert relay.start() == "127.0.0.1" and relay.listen_port != 0
+        _expect_reset(relay)
+
+
+def _expect_reset(relay: BridgeRelay) -> None:
     try:
         with socket.create_connection(("127.0.0.1", relay.listen_port), timeout=10) as sock:
             with pytest.raises(ConnectionResetError):                    # like a refused connect
@@ -118,7 +124,7 @@ def test_relay_stop_drops_connections_and_is_idempotent(relay: BridgeRelay) -> N
 
 
 def test_sigv4_and_64mib_objects_pass_through_the_relay(embedded_s3: EmbeddedS3) -> None:
-    with BridgeRelay(embedded_s3.port, free_port(), listen_host="127.0.0.1") as relay:
+    with BridgeRelay(embedded_s3.port, 0, listen_host="127.0.0.1") as relay:
         client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{relay.listen_port}",
                               region_name="us-east-1", aws_access_key_id=ACCESS,
                               aws_secret_access_key=SECRET,

@@ -14,13 +14,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "containers" / "toolkit" / "src"))
 
-from smlocal_toolkit import encoders  # noqa: E402
-from smlocal_toolkit.errors import ClientError  # noqa: E402
-from smlocal_toolkit.serving import defaults, framework_of  # noqa: E402
-from smlocal_toolkit.serving.environment import ServingEnv  # noqa: E402
-from smlocal_toolkit.serving.handlers import GenericInferenceToolkitError, call, resolve  # noqa: E402
-from smlocal_toolkit.serving.http import App  # noqa: E402
-from smlocal_toolkit.serving.script import ScriptService  # noqa: E402
+from smlocal_toolkit import encoders
+from smlocal_toolkit.errors import ClientError
+from smlocal_toolkit.serving import defaults, framework_of
+from smlocal_toolkit.serving.environment import ServingEnv
+from smlocal_toolkit.serving.handlers import GenericInferenceToolkitError, call, resolve
+from smlocal_toolkit.serving.http import App
+from smlocal_toolkit.serving.script import ScriptService
 
 
 def wsgi(app, method, path, body=b"", headers=None):

@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "containers" / "toolkit" / "src"))
 
-from smlocal_toolkit.serving.xgboost_algorithm import AlgorithmService, content_kind  # noqa: E402
-from smlocal_toolkit.serving.xgboost_outputs import encode_selected, select  # noqa: E402
+from smlocal_toolkit.serving.xgboost_algorithm import AlgorithmService, content_kind
+from smlocal_toolkit.serving.xgboost_outputs import encode_selected, select
 
 
 @pytest.mark.parametrize("content_type, kind", [

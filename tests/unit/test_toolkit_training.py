@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "containers" / "toolkit" / "src"))
 
-from smlocal_toolkit import environment, mapping, process, training  # noqa: E402
-from smlocal_toolkit.errors import ExecuteUserScriptError  # noqa: E402
+from smlocal_toolkit import environment, mapping, process, training
+from smlocal_toolkit.errors import ExecuteUserScriptError
 
 # contracts.md 2.4: every SM_* variable AWS's toolkit exports (plus SM_CHANNEL_<NAME>, SM_HP_<NAME>).
 DOCUMENTED = {

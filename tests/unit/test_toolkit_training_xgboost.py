@@ -10,13 +10,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "containers" / "toolkit" / "src"))
 
-from sagemaker_algorithm_toolkit.exceptions import UserError  # noqa: E402
-from sagemaker_xgboost_container import data_utils  # noqa: E402
-from sagemaker_xgboost_container.algorithm_mode import channel_validation  # noqa: E402
-from sagemaker_xgboost_container.algorithm_mode import hyperparameter_validation as hpv  # noqa: E402
+from sagemaker_algorithm_toolkit.exceptions import UserError
+from sagemaker_xgboost_container import data_utils
+from sagemaker_xgboost_container.algorithm_mode import channel_validation
+from sagemaker_xgboost_container.algorithm_mode import hyperparameter_validation as hpv
 
-from emulator import builtin_metrics  # noqa: E402
-from emulator.jobs.metrics import MetricExtractor  # noqa: E402
+from emulator import builtin_metrics
+from emulator.jobs.metrics import MetricExtractor
 
 XGB = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 FILE = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}

@@ -1,3 +1,3 @@
 """``sagemaker_containers._encoders`` (``beta.framework.encoders``): the serving toolkit's codecs."""
 
-from smlocal_toolkit.encoders import *  # noqa: F401,F403
+from smlocal_toolkit.encoders import *  # noqa: F403

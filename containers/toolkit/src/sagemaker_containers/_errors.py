@@ -1,6 +1,6 @@
 """``sagemaker_containers._errors``."""
 
-from smlocal_toolkit.errors import ClientError  # noqa: F401
+from smlocal_toolkit.errors import ClientError
 
 
 class InstallModuleError(ClientError):

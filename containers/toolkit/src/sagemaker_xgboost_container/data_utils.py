@@ -66,7 +66,7 @@ def data_files(data_path: str) -> list[str]:
 def _csv_delimiter(line: str) -> str:
     try:
         delimiter = csv.Sniffer().sniff(line).delimiter
-    except Exception as error:  # noqa: BLE001 - csv.Error and friends
+    except Exception as error:
         raise UserError(f"Could not determine delimiter on line {line[:50]}:\n{error}") from error
     log.info("Determined delimiter of CSV input is '%s'", delimiter)
     return delimiter
@@ -104,7 +104,7 @@ def get_csv_dmatrix(path, csv_weights=0, is_pipe=False):
     try:
         frame = pd.concat([pd.read_csv(f, header=None, sep=delimiter) for f in files], ignore_index=True)
         values = frame.to_numpy(dtype=np.float32)
-    except Exception as error:  # noqa: BLE001 - pandas raises many types for bad input
+    except Exception as error:
         raise UserError(f"Failed to load csv data with exception:\n{error}") from error
     features = values[:, 2:] if csv_weights == 1 else values[:, 1:]
     weights = values[:, 1] if csv_weights == 1 else None
@@ -128,7 +128,7 @@ def get_libsvm_dmatrix(files_path, is_pipe=False):
                 out.write(data if data.endswith(b"\n") else data + b"\n")
         try:
             return xgb.DMatrix(f"{merged}?format=libsvm")
-        except Exception as error:  # noqa: BLE001 - xgboost.core.XGBoostError and parse errors
+        except Exception as error:
             raise UserError(f"Failed to load libsvm data with exception:\n{error}") from error
 
 

@@ -71,7 +71,7 @@ def prepare_code(submit_directory: str | None, code_dir: str = CODE_DIR) -> Path
             local = Path(tmp) / "sourcedir.tar.gz"
             try:
                 s3_client().download_file(bucket, key, str(local))
-            except Exception as error:  # noqa: BLE001 - botocore raises many types; all mean "cannot fetch"
+            except Exception as error:
                 raise ClientError(f"Could not download the user code {submit_directory}: {error}") from error
             safe_extract(local, target)
     elif os.path.isdir(submit_directory):

@@ -81,7 +81,7 @@ def csv_to_numpy(string_like, dtype=None) -> np.ndarray:
         return array.astype(dtype) if dtype is not None else array
     except ValueError as error:
         raise ClientError(f"Error while writing numpy array: {error}. dtype is: {dtype}") from error
-    except Exception as error:  # noqa: BLE001 - csv.Error and friends: the payload is not CSV
+    except Exception as error:
         raise ClientError(f"Error while decoding csv: {error}") from error
 
 

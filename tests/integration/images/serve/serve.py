@@ -46,7 +46,7 @@ def load_npy(data):
         (length,), offset = struct.unpack("<H", data[8:10]), 10
     else:
         (length,), offset = struct.unpack("<I", data[8:12]), 12
-    header = eval(data[offset:offset + length].decode("latin-1"))  # noqa: S307 - a test double
+    header = eval(data[offset:offset + length].decode("latin-1"))
     fmt = {"<f8": "d", "<f4": "f", "<i8": "q", "<i4": "i"}[header["descr"]]
     shape = header["shape"]
     values = list(struct.iter_unpack("<" + fmt, data[offset + length:]))

@@ -60,6 +60,27 @@ def s3_reachable():
         return f"error: {err}"
 
 
+def cluster_exchange(host, resource, evidence):
+    """Every host resolves its peers by name; algo-1 receives a message from another host."""
+    peers = [h for h in resource["hosts"] if h != host]
+    evidence["peers"] = {peer: resolve(peer) for peer in peers}
+    if host == "algo-1":
+        server = socket.socket()
+        server.bind(("0.0.0.0", 7777))
+        server.listen()
+        conn, _ = server.accept()
+        evidence["received"] = conn.recv(100).decode()
+        conn.close()
+        return
+    for _ in range(100):
+        try:
+            with socket.create_connection(("algo-1", 7777), timeout=2) as sock:
+                sock.sendall(f"hello from {host}".encode())
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def main():
     hps = read_json("hyperparameters.json") or {}
     resource = read_json("resourceconfig.json")
@@ -79,23 +100,7 @@ def main():
     for epoch in range(int(hps.get("epochs", 0))):
         print(f"epoch {epoch}:\ttrain-loss={1.0 / (epoch + 1):.4f}\tval-acc={epoch / 10:.2f}", flush=True)
     if mode == "cluster":
-        peers = [h for h in resource["hosts"] if h != host]
-        evidence["peers"] = {peer: resolve(peer) for peer in peers}
-        if host == "algo-1":
-            server = socket.socket()
-            server.bind(("0.0.0.0", 7777))
-            server.listen()
-            conn, _ = server.accept()
-            evidence["received"] = conn.recv(100).decode()
-            conn.close()
-        else:
-            for _ in range(100):
-                try:
-                    with socket.create_connection(("algo-1", 7777), timeout=2) as sock:
-                        sock.sendall(f"hello from {host}".encode())
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        cluster_exchange(host, resource, evidence)
     if os.path.isdir("/opt/ml/checkpoints"):
         with open(f"/opt/ml/checkpoints/{host}-step.txt", "w") as handle:
             handle.write(f"written by {host}")

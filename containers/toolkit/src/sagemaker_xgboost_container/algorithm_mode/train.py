@@ -94,7 +94,7 @@ def train_job(train_cfg, train_dmatrix, val_dmatrix, model_dir, checkpoint_dir, 
         booster = xgb.train(params, train_dmatrix, num_boost_round=max(train_cfg["num_round"] - done, 0),
                             evals=watchlist, custom_metric=feval, callbacks=callbacks, xgb_model=resume,
                             verbose_eval=False)
-    except Exception as error:  # noqa: BLE001 - XGBoostError and friends
+    except Exception as error:
         if any(text in str(error) for text in CUSTOMER_ERRORS):
             raise UserError(str(error)) from error
         raise AlgorithmError(f"XGB train call failed with exception:\n {error}") from error

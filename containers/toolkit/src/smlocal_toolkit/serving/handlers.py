@@ -121,6 +121,6 @@ class ModelHolder:
             try:
                 self.get()
                 logger.info("Model loaded")
-            except Exception:  # noqa: BLE001 - reported (and retried) by the next request
+            except Exception:
                 logger.exception("Model loading failed")
         threading.Thread(target=run, name="model-loader", daemon=True).start()

@@ -119,7 +119,7 @@ class App:
     def __call__(self, environ, start_response):
         try:
             response = self.route(environ)
-        except Exception as error:  # noqa: BLE001 - a request must never kill the worker
+        except Exception as error:
             logger.exception("Exception on %s", environ.get("PATH_INFO"))
             response = error_response(error, 500)
         headers = [("Content-Type", response.content_type), ("Content-Length", str(len(response.data)))]

@@ -92,77 +92,90 @@ class Worker:
                     os._exit(1)
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """One HTTP/1.1 connection of a worker; ``worker`` is set per worker by ``_handler_class``."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "smlocal-model-server"
+    sys_version = ""
+    worker: Worker
+
+    def log_message(self, format, *args):
+        sys.stdout.write(f"{self.client_address[0]} - - [{self.log_date_time_string()}] {format % args}\n")
+
+    def dispatch(self):
+        started = time.monotonic()
+        self.worker.active[threading.get_ident()] = (started, self.requestline)
+        try:
+            self._respond(started)
+        finally:
+            self.worker.active.pop(threading.get_ident(), None)
+
+    def _environ(self):
+        """(WSGI environ, the body reader or None when the body was read whole); None after an error answer."""
+        path, _, query = self.path.partition("?")
+        environ = {"REQUEST_METHOD": self.command, "PATH_INFO": unquote(path), "QUERY_STRING": query,
+                   "SERVER_PROTOCOL": self.request_version, "REMOTE_ADDR": self.client_address[0]}
+        for name, value in self.headers.items():
+            key = name.upper().replace("-", "_")
+            environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            data = _read_chunked(self.rfile)
+            if data is None:
+                self._send(413, [("Content-Type", "text/plain")], b"Request Entity Too Large", True)
+                return None
+            environ["CONTENT_LENGTH"] = str(len(data))
+            environ["wsgi.input"] = io.BytesIO(data)
+            return environ, None
+        length = environ.get("CONTENT_LENGTH", "0").strip() or "0"
+        if not length.isdigit():
+            self._send(400, [("Content-Type", "text/plain")], b"Bad Content-Length", True)
+            return None
+        body = _Body(self.rfile, int(length))
+        environ["wsgi.input"] = body
+        return environ, body
+
+    def _respond(self, started):
+        parsed = self._environ()
+        if parsed is None:
+            return
+        environ, body = parsed
+        status_headers = []
+        data = b"".join(self.app_call(environ, status_headers))
+        close = False
+        if body is not None and body.remaining:
+            if body.remaining > DRAIN_LIMIT:
+                close = True
+            else:
+                body.read()
+        status, headers = status_headers
+        self._send(int(status.split()[0]), headers, data, close, status)
+        self.log_message('"%s" %s %s %dms', self.requestline, status.split()[0], len(data),
+                         (time.monotonic() - started) * 1000)
+
+    def app_call(self, environ, status_headers):
+        def start_response(status, headers, exc_info=None):
+            status_headers[:] = [status, headers]
+        return self.worker.app(environ, start_response)
+
+    def _send(self, code, headers, data, close, status=None):
+        lines = [f"HTTP/1.1 {status or code}", f"Date: {self.date_time_string()}"]
+        lines += [f"{k}: {v}" for k, v in headers]
+        if not any(k.lower() == "content-length" for k, _ in headers):
+            lines.append(f"Content-Length: {len(data)}")
+        if close or self.close_connection:
+            self.close_connection = True
+            lines.append("Connection: close")
+        else:
+            lines.append("Connection: keep-alive")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+
+    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = dispatch
+
+
 def _handler_class(worker: Worker, keepalive: int):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "smlocal-model-server"
-        sys_version = ""
-        timeout = keepalive
-
-        def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
-            sys.stdout.write(f"{self.client_address[0]} - - [{self.log_date_time_string()}] {format % args}\n")
-
-        def dispatch(self):
-            started = time.monotonic()
-            worker.active[threading.get_ident()] = (started, self.requestline)
-            try:
-                self._respond(started)
-            finally:
-                worker.active.pop(threading.get_ident(), None)
-
-        def _respond(self, started):
-            path, _, query = self.path.partition("?")
-            environ = {"REQUEST_METHOD": self.command, "PATH_INFO": unquote(path), "QUERY_STRING": query,
-                       "SERVER_PROTOCOL": self.request_version, "REMOTE_ADDR": self.client_address[0]}
-            for name, value in self.headers.items():
-                key = name.upper().replace("-", "_")
-                environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
-            body = None
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                data = _read_chunked(self.rfile)
-                if data is None:
-                    return self._send(413, [("Content-Type", "text/plain")], b"Request Entity Too Large", True)
-                environ["CONTENT_LENGTH"] = str(len(data))
-                environ["wsgi.input"] = io.BytesIO(data)
-            else:
-                length = environ.get("CONTENT_LENGTH", "0").strip() or "0"
-                if not length.isdigit():
-                    return self._send(400, [("Content-Type", "text/plain")], b"Bad Content-Length", True)
-                body = _Body(self.rfile, int(length))
-                environ["wsgi.input"] = body
-            status_headers = []
-            data = b"".join(self.app_call(environ, status_headers))
-            close = False
-            if body is not None and body.remaining:
-                if body.remaining > DRAIN_LIMIT:
-                    close = True
-                else:
-                    body.read()
-            status, headers = status_headers
-            self._send(int(status.split()[0]), headers, data, close, status)
-            self.log_message('"%s" %s %s %dms', self.requestline, status.split()[0], len(data),
-                             (time.monotonic() - started) * 1000)
-
-        def app_call(self, environ, status_headers):
-            def start_response(status, headers, exc_info=None):
-                status_headers[:] = [status, headers]
-            return worker.app(environ, start_response)
-
-        def _send(self, code, headers, data, close, status=None):
-            lines = [f"HTTP/1.1 {status or code}", f"Date: {self.date_time_string()}"]
-            lines += [f"{k}: {v}" for k, v in headers]
-            if not any(k.lower() == "content-length" for k, _ in headers):
-                lines.append(f"Content-Length: {len(data)}")
-            if close or self.close_connection:
-                self.close_connection = True
-                lines.append("Connection: close")
-            else:
-                lines.append("Connection: keep-alive")
-            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
-
-        do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = dispatch
-
-    return Handler
+    """The handler class of one worker process: ``_Handler`` bound to it, with its keep-alive timeout."""
+    return type("Handler", (_Handler,), {"worker": worker, "timeout": keepalive})
 
 
 def _serve_connection(worker: Worker, handler, conn, address) -> None:
@@ -171,7 +184,7 @@ def _serve_connection(worker: Worker, handler, conn, address) -> None:
         handler(conn, address, None)
     except (ConnectionError, TimeoutError, OSError):
         pass
-    except Exception:  # noqa: BLE001 - a malformed request ends its connection, never the worker
+    except Exception:
         logger.exception("Connection from %s failed", address[0])
     finally:
         try:
@@ -217,7 +230,7 @@ def run(app_factory: Callable[[], object], *, sock: socket.socket, workers: int,
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
                 _worker_main(sock, app_factory, timeout, keepalive)
-            except BaseException:  # noqa: BLE001 - a worker never returns into the arbiter's code
+            except BaseException:
                 logger.exception("Worker failed")
             finally:
                 sys.stdout.flush()

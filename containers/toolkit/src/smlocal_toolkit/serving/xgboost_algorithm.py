@@ -54,7 +54,7 @@ def parse_payload(payload: bytes, content_type: str | None):
             return xgboost_data.csv_to_dmatrix(payload.strip()), kind
         if kind == "libsvm":
             return xgboost_data.libsvm_to_dmatrix(payload.strip()), kind
-    except Exception as error:  # noqa: BLE001 - any parse failure is the payload's fault
+    except Exception as error:
         raise ValueError(f"Loading {kind} data failed with Exception, please ensure data is in {kind} format:\n"
                          f" {type(error)}\n {error}") from error
     if kind == "recordio-protobuf":
@@ -101,7 +101,7 @@ class AlgorithmService:
     def ping(self) -> Response:
         try:
             self.model.get()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             logger.exception("Model loading failed")
             return Response(f"Unable to load model: {error}", status=500, mimetype="text/plain")
         return Response(status=200, mimetype="text/html")
@@ -157,13 +157,13 @@ class AlgorithmService:
             return Response(str(error), status=415, mimetype="text/html")
         try:
             self.model.get()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             logger.exception("Model loading failed")
             return Response(f"Unable to load model: {error}", status=500, mimetype="text/html")
         try:
             with self._lock:
                 predictions = self._predict(dtest, kind)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             logger.exception("Prediction failed")
             return Response(f"Unable to evaluate payload provided: {error}", status=400, mimetype="text/html")
         try:
@@ -189,7 +189,7 @@ class AlgorithmService:
             config = json.loads(self.model.get()[0][0].save_config())
             selected = select(predictions, self.output_keys, config)
             body = encode_selected(selected, self.output_keys, accept, self.batch)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             logger.exception("Selectable inference output failed")
             return Response(str(error), status=500, mimetype="text/html")
         return Response(body, mimetype=accept)
