@@ -1,4 +1,4 @@
-"""Platform-side default MetricDefinitions for built-in algorithms (contracts.md 1.11, 6.4).
+"""Platform-side default MetricDefinitions for built-in algorithms (docs/container-contract.md 1.11, 6.4).
 
 A training job that runs AWS's XGBoost image as the built-in algorithm (an ECR ``sagemaker-xgboost`` /
 ``xgboost`` image and no ``sagemaker_program`` hyperparameter) gets, when it names no MetricDefinitions

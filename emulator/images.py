@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# SageMaker SDK's ECR pattern (contracts.md section 7), with repository and tag captured.
+# SageMaker SDK's ECR pattern (docs/container-contract.md section 7), with repository and tag captured.
 _ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
                   r"(?P<repo>[^:@]+)(?::(?P<tag>[^@]+))?(?:@.+)?$")
 

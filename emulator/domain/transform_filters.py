@@ -1,4 +1,4 @@
-"""Batch transform DataProcessing (contracts.md 5.4): InputFilter, JoinSource and OutputFilter.
+"""Batch transform DataProcessing (docs/container-contract.md 5.4): InputFilter, JoinSource and OutputFilter.
 
 SageMaker's JSONPath subset: ``$``, ``.name``, ``*``, ``['a','b']``, ``[i,j]`` (negative indices
 allowed) and ``[start:end]``. A CSV row is treated as a JSON array of its fields, so CSV filters

@@ -1,4 +1,4 @@
-"""What an inference container sees, as SageMaker sets it up (contracts.md section 4).
+"""What an inference container sees, as SageMaker sets it up (docs/container-contract.md section 4).
 
 Pure functions from the model, the variant and the platform settings to a ContainerSpec:
 ``serve`` as the command (the image's ENTRYPOINT kept), the model artifacts in ``/opt/ml/model``,

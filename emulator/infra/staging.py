@@ -1,10 +1,10 @@
 """Moving job data between S3 and host directories, laid out exactly as SageMaker does.
 
-Inputs (contracts.md 1.6, 3.2): :func:`list_objects` resolves a channel's ``S3Prefix`` or
-``ManifestFile`` data source into :class:`S3Object` records (key + where it lands under the
-channel directory), :func:`shard` applies ``S3DataDistributionType`` and :func:`download` fetches
-them in parallel; :func:`download_prefix` brings checkpoints back. Outputs go the other way in
-``emulator.infra.uploads``.
+Inputs (docs/container-contract.md 1.6, 3.2): :func:`list_objects` resolves a channel's
+``S3Prefix`` or ``ManifestFile`` data source into :class:`S3Object` records (key + where it lands
+under the channel directory), :func:`shard` applies ``S3DataDistributionType`` and :func:`download`
+fetches them in parallel; :func:`download_prefix` brings checkpoints back. Outputs go the other way
+in ``emulator.infra.uploads``.
 
 Every failure a user can cause or fix (missing bucket, empty prefix, bad manifest, hostile key,
 full disk, unreachable endpoint) is a :class:`StagingError` whose message names the object or

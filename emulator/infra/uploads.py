@@ -1,4 +1,4 @@
-"""Job outputs to S3 (contracts.md 1.8, 3.2): :func:`upload_tarball` packs several hosts'
+"""Job outputs to S3 (docs/container-contract.md 1.8, 3.2): :func:`upload_tarball` packs several hosts'
 ``/opt/ml/model`` (or ``output/data``) into one ``model.tar.gz``; :func:`upload_tree` copies a
 directory file by file (checkpoints, processing outputs). Failures are ``StagingError``s.
 """

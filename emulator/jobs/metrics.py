@@ -1,4 +1,4 @@
-"""MetricDefinitions applied to log lines, as the platform does (contracts.md 1.11).
+"""MetricDefinitions applied to log lines, as the platform does (docs/container-contract.md 1.11).
 
 CloudWatch shows a TAB as ``#011`` and built-in regexes say ``#011``, so each line is matched
 with tabs written that way. Every match is a datapoint; FinalMetricDataList holds the last value

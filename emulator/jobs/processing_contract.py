@@ -1,4 +1,4 @@
-"""What a processing container sees, as SageMaker sets it up (contracts.md section 3).
+"""What a processing container sees, as SageMaker sets it up (docs/container-contract.md section 3).
 
 Pure functions from the CreateProcessingJob record to config files and a ContainerSpec:
 
@@ -64,7 +64,7 @@ def config_files(job: dict[str, Any], current_host: str) -> dict[str, str]:
 
 
 def command(job: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
-    """(entrypoint, command): Docker's rules, as SageMaker applies them (contracts.md 3.1)."""
+    """(entrypoint, command): Docker's rules, as SageMaker applies them (docs/container-contract.md 3.1)."""
     app = job["AppSpecification"]
     return app.get("ContainerEntrypoint"), app.get("ContainerArguments")
 

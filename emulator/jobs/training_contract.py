@@ -1,4 +1,4 @@
-"""What a training container sees, as SageMaker sets it up (contracts.md sections 1 and 8).
+"""What a training container sees, as SageMaker sets it up (docs/container-contract.md sections 1 and 8).
 
 Pure functions from the CreateTrainingJob request to config files and a ContainerSpec, so tests
 inspect the contract without Docker:
@@ -79,7 +79,7 @@ def config_files(job: dict[str, Any], current_host: str) -> dict[str, str]:
 
 
 def command(job: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
-    """(entrypoint, command) with Docker's override rules (contracts.md 1.1)."""
+    """(entrypoint, command) with Docker's override rules (docs/container-contract.md 1.1)."""
     spec = job["AlgorithmSpecification"]
     entrypoint = spec.get("ContainerEntrypoint")
     arguments = spec.get("ContainerArguments")

@@ -1,4 +1,4 @@
-"""What a batch transform container sees, and the settings a job runs with (contracts.md 5.1).
+"""What a batch transform container sees, and the settings a job runs with (docs/container-contract.md 5.1).
 
 The container is the model's inference container as hosting starts it (``serve``, the model in
 ``/opt/ml/model``, the model's Environment plus the platform's S3 endpoint and keys) with the

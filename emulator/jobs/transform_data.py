@@ -1,8 +1,8 @@
-"""The batch transform data path of one instance (contracts.md 5.2, 5.3): each S3 object is streamed,
-split and batched (``transform_records``), every mini-batch is POSTed to the container's
-``/invocations`` with up to MaxConcurrentTransforms requests in flight (pooled keep-alive
-connections, ``hosting.upstream``), and the answers are written in input order to a local file that
-becomes ``<S3OutputPath>/<relative key>.out`` once the whole object succeeded.
+"""The batch transform data path of one instance (docs/container-contract.md 5.2, 5.3): each S3
+object is streamed, split and batched (``transform_records``), every mini-batch is POSTed to the
+container's ``/invocations`` with up to MaxConcurrentTransforms requests in flight (pooled
+keep-alive connections, ``hosting.upstream``), and the answers are written in input order to a local
+file that becomes ``<S3OutputPath>/<relative key>.out`` once the whole object succeeded.
 """
 
 from __future__ import annotations

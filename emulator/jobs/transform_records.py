@@ -1,7 +1,7 @@
-"""Batch transform input, streamed (contracts.md 5.2): byte chunks of one S3 object (gunzipped when
-``CompressionType`` is Gzip) are split into records (``SplitType``) and grouped into mini-batches
-(``BatchStrategy`` under ``MaxPayloadInMB``). Nothing holds more than one mini-batch plus one
-read chunk, except ``SplitType None``, whose single record is the whole object by definition.
+"""Batch transform input, streamed (docs/container-contract.md 5.2): byte chunks of one S3 object
+(gunzipped when ``CompressionType`` is Gzip) are split into records (``SplitType``) and grouped into
+mini-batches (``BatchStrategy`` under ``MaxPayloadInMB``). Nothing holds more than one mini-batch
+plus one read chunk, except ``SplitType None``, whose single record is the whole object by definition.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ shims = {"training": environment.Environment().hyperparameters, "legacy": sagema
 with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "env.json"), "w") as out:
     json.dump({"env": dump, "argv": __import__("sys").argv[1:], "cwd": os.getcwd(), "shims": shims}, out)
 """
-# contracts.md 2.4: what AWS's toolkit exports to the user process.
+# docs/container-contract.md 2.4: what AWS's toolkit exports to the user process.
 DOCUMENTED = {
     "SM_MODEL_DIR", "SM_INPUT_DIR", "SM_INPUT_CONFIG_DIR", "SM_OUTPUT_DIR", "SM_OUTPUT_DATA_DIR",
     "SM_OUTPUT_INTERMEDIATE_DIR", "SM_CHANNELS", "SM_HPS", "SM_USER_ARGS", "SM_USER_ENTRY_POINT", "SM_MODULE_NAME",
@@ -53,7 +53,7 @@ DOCUMENTED = {
     "SM_DISTRIBUTION_INSTANCE_GROUPS", "SM_IS_HETERO", "SM_NUM_CPUS", "SM_NUM_GPUS", "SM_NUM_NEURONS", "SM_LOG_LEVEL",
     "SM_RESOURCE_CONFIG", "SM_INPUT_DATA_CONFIG", "SM_TRAINING_ENV",
 }
-# Baked into the image with ENV (contracts.md 1.7).
+# Baked into the image with ENV (docs/container-contract.md 1.7).
 IMAGE_ENV = {"SM_INPUT", "SM_INPUT_TRAINING_CONFIG_FILE", "SM_INPUT_DATA_CONFIG_FILE", "SM_CHECKPOINT_CONFIG_FILE"}
 
 

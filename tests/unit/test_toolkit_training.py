@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "containers" / "too
 from smlocal_toolkit import environment, mapping, process, training
 from smlocal_toolkit.errors import ExecuteUserScriptError
 
-# contracts.md 2.4: every SM_* variable AWS's toolkit exports (plus SM_CHANNEL_<NAME>, SM_HP_<NAME>).
+# docs/container-contract.md 2.4: every SM_* variable AWS's toolkit exports (plus SM_CHANNEL_<NAME>, SM_HP_<NAME>).
 DOCUMENTED = {
     "SM_MODEL_DIR", "SM_INPUT_DIR", "SM_INPUT_CONFIG_DIR", "SM_OUTPUT_DIR", "SM_OUTPUT_DATA_DIR",
     "SM_OUTPUT_INTERMEDIATE_DIR", "SM_CHANNELS", "SM_HPS", "SM_USER_ARGS", "SM_USER_ENTRY_POINT", "SM_MODULE_NAME",

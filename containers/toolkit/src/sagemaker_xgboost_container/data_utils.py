@@ -1,9 +1,9 @@
 """``sagemaker_xgboost_container.data_utils``: channel data -> xgboost.DMatrix, as the built-in
-algorithm reads it (contracts.md 6.3) and as XGBoost scripts import it (get_dmatrix, get_content_type,
-validate_data_file_path). CSV: label first, no header, delimiter sniffed, optional weight column;
-LIBSVM: ``label[:weight] idx:val ...``. Files whose names start with '.' or '_' are skipped.
-Parquet and RecordIO-protobuf are accepted names but smlocal's image cannot read them (no pyarrow /
-protobuf reader): they fail with a UserError saying so."""
+algorithm reads it (docs/container-contract.md 6.3) and as XGBoost scripts import it (get_dmatrix,
+get_content_type, validate_data_file_path). CSV: label first, no header, delimiter sniffed, optional
+weight column; LIBSVM: ``label[:weight] idx:val ...``. Files whose names start with '.' or '_' are
+skipped. Parquet and RecordIO-protobuf are accepted names but smlocal's image cannot read them (no
+pyarrow / protobuf reader): they fail with a UserError saying so."""
 
 from __future__ import annotations
 

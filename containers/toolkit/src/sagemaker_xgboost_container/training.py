@@ -1,6 +1,6 @@
 """``sagemaker_xgboost_container.training:main``: XGBoost script mode when an entry point is given
 (sagemaker_program / SAGEMAKER_PROGRAM; run as ``python -m <module>`` as the legacy toolkit does),
-built-in algorithm mode otherwise (contracts.md 6.1)."""
+built-in algorithm mode otherwise (docs/container-contract.md 6.1)."""
 
 from __future__ import annotations
 

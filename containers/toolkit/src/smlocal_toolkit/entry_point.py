@@ -1,5 +1,6 @@
-"""The script-mode flow AWS's toolkits share (contracts.md 2.1, 2.5): fetch the user's code into
-/opt/ml/code, install it or its requirements, export the SM_* variables and run the entry point."""
+"""The script-mode flow AWS's toolkits share (docs/container-contract.md 2.1, 2.5): fetch the user's
+code into /opt/ml/code, install it or its requirements, export the SM_* variables and run the entry
+point."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The training environment as AWS's training toolkit presents it (contracts.md 2.1-2.4): /opt/ml's
-three config files, hyperparameters decoded and split, and the SM_* variables a user script sees.
+"""The training environment as AWS's training toolkit presents it (docs/container-contract.md
+2.1-2.4): /opt/ml's three config files, hyperparameters decoded and split, and the SM_* variables a
+user script sees.
 
 ``SAGEMAKER_BASE_DIR`` moves /opt/ml elsewhere (the AWS toolkit honours it too); tests use it."""
 

@@ -1,5 +1,6 @@
 """Hyperparameter decoding and the two renderings of a training environment AWS's toolkits use:
-SM_* environment variables and the user script's command-line arguments (contracts.md 2.3, 2.4)."""
+SM_* environment variables and the user script's command-line arguments
+(docs/container-contract.md 2.3, 2.4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Running the user's entry point (contracts.md 2.3): which command, streamed output, and the
-ExecuteUserScriptError AWS's toolkits report when it exits non-zero."""
+"""Running the user's entry point (docs/container-contract.md 2.3): which command, streamed output,
+and the ExecuteUserScriptError AWS's toolkits report when it exits non-zero."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""`train`: what runs in a training container (contracts.md 2.1). With SAGEMAKER_TRAINING_MODULE
-(``pkg.module:func``, set by the image) the framework function runs; otherwise the user's entry point.
-Success writes /opt/ml/output/success; a failure writes /opt/ml/output/failure (unless the script wrote
-one) which the platform turns into FailureReason "AlgorithmError: ..."."""
+"""`train`: what runs in a training container (docs/container-contract.md 2.1). With
+SAGEMAKER_TRAINING_MODULE (``pkg.module:func``, set by the image) the framework function runs;
+otherwise the user's entry point. Success writes /opt/ml/output/success; a failure writes
+/opt/ml/output/failure (unless the script wrote one) which the platform turns into FailureReason
+"AlgorithmError: ..."."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Built-in XGBoost channel validation (contracts.md 6.2): train (required), validation and code only;
-ContentType defaults to text/libsvm; every channel states TrainingInputMode and S3DistributionType."""
+"""Built-in XGBoost channel validation (docs/container-contract.md 6.2): train (required), validation
+and code only; ContentType defaults to text/libsvm; every channel states TrainingInputMode and
+S3DistributionType."""
 
 from __future__ import annotations
 

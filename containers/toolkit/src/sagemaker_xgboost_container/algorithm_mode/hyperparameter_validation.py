@@ -1,6 +1,6 @@
-"""Built-in XGBoost hyperparameter validation (contracts.md 6.2), with SageMaker's messages: required
-num_round, no unknown keys ("Extraneous hyperparameter found"), parsing, ranges, then dependencies.
-Values arrive as strings (hyperparameters.json); validated values come back parsed."""
+"""Built-in XGBoost hyperparameter validation (docs/container-contract.md 6.2), with SageMaker's
+messages: required num_round, no unknown keys ("Extraneous hyperparameter found"), parsing, ranges,
+then dependencies. Values arrive as strings (hyperparameters.json); validated values come back parsed."""
 
 from __future__ import annotations
 

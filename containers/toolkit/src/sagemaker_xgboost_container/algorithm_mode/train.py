@@ -1,6 +1,7 @@
-"""Built-in XGBoost training (algorithm mode, contracts.md 6): validate hyperparameters and channels,
-load train/validation DMatrices, train with per-round evaluation lines (``[0]\ttrain-rmse:...``) and
-optional early stopping / checkpoints, save /opt/ml/model/xgboost-model on the master host."""
+"""Built-in XGBoost training (algorithm mode, docs/container-contract.md 6): validate hyperparameters
+and channels, load train/validation DMatrices, train with per-round evaluation lines
+(``[0]\ttrain-rmse:...``) and optional early stopping / checkpoints, save
+/opt/ml/model/xgboost-model on the master host."""
 
 from __future__ import annotations
 

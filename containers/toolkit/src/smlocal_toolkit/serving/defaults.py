@@ -1,5 +1,6 @@
-"""Each framework's default handlers, used where the user's script defines none (contracts §4.5/4.6).
-sklearn and XGBoost script mode follow sagemaker-containers; PyTorch the sagemaker-inference toolkit."""
+"""Each framework's default handlers, used where the user's script defines none
+(docs/container-contract.md 4.5, 4.6). sklearn and XGBoost script mode follow sagemaker-containers;
+PyTorch the sagemaker-inference toolkit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a serving container reads from its environment (contracts §4.3)."""
+"""What a serving container reads from its environment (docs/container-contract.md 4.3)."""
 
 from __future__ import annotations
 

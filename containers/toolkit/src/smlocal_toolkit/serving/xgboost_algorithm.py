@@ -1,7 +1,7 @@
-"""Built-in XGBoost algorithm serving (sagemaker-xgboost 1.7-1 with no SAGEMAKER_PROGRAM, contracts §6.5):
-the model files of /opt/ml/model (XGBoost's format or pickled Booster; several = ensemble), CSV and
-LIBSVM requests, text/csv | application/json | application/jsonlines responses, fixed
-/execution-parameters."""
+"""Built-in XGBoost algorithm serving (sagemaker-xgboost 1.7-1 with no SAGEMAKER_PROGRAM,
+docs/container-contract.md 6.5): the model files of /opt/ml/model (XGBoost's format or pickled
+Booster; several = ensemble), CSV and LIBSVM requests, text/csv | application/json |
+application/jsonlines responses, fixed /execution-parameters."""
 
 from __future__ import annotations
 
