@@ -56,11 +56,14 @@ class Records:
         return record
 
     def update(self, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
-        record = self.ctx.store.update(self.family.kind, name, change,
-                                       status_field=self.family.status_field)
+        record = self.update_if_exists(name, change)
         if record is None:
             raise self.family.not_found(name, self.arn(name))
         return record
+
+    def update_if_exists(self, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
+        """As ``update``, for background work on a record the user may have deleted meanwhile: None then."""
+        return self.ctx.store.update(self.family.kind, name, change, status_field=self.family.status_field)
 
     def delete(self, name: str) -> dict[str, Any]:
         record = self.ctx.store.delete(self.family.kind, name)

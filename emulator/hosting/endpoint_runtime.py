@@ -87,10 +87,10 @@ class HostingRuntime:
                 else:
                     record[key] = value
             record["LastModifiedTime"] = time.time()
-        try:
-            return self.endpoints.update(name, change)
-        except Exception:  # noqa: BLE001 - deleted meanwhile
-            return None
+        record = self.endpoints.update_if_exists(name, change)
+        if record is None:
+            log.info("endpoint %s was deleted while smlocal changed it; not recording %s", name, sorted(fields))
+        return record
 
     def _capture(self, name: str, config: dict[str, Any] | None) -> capture_mod.CaptureWriter | None:
         if not config or not config.get("EnableCapture", True) or self.services.s3 is None:
@@ -202,10 +202,8 @@ class HostingRuntime:
         except ContainerError as exc:
             log.warning("endpoint %s: leftover containers: %s", name, exc)
         self.fleet.remove_workspace(self.fleet.workspace(name))
-        try:
-            self.endpoints.delete(name)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        if self.endpoints.ctx.store.delete(ENDPOINT.kind, name) is None:
+            log.info("endpoint %s: its record was already gone when its deletion finished", name)
 
     def shutdown(self) -> None:
         """The gateway stops: flush captured data; containers keep running for the next start."""

@@ -1,7 +1,7 @@
 """A bounded pool of job workers: at most N jobs run at once, the rest wait their turn.
 
 Workers are daemon threads: when the emulator stops, running jobs keep their containers and are
-reattached on the next start (see ``recovery``), so nothing here needs to outlive the process.
+reattached on the next start (``JobRuntime.recover``), so nothing here needs to outlive the process.
 """
 
 from __future__ import annotations
