@@ -9,7 +9,7 @@ import docker
 import pytest
 from docker.types import Mount
 
-from emulator import docker_engine
+from emulator.infra import docker_engine
 from emulator.infra.containers import ContainerError, ContainerSpec
 from emulator.infra.docker_engine import DockerEngine
 
