@@ -31,8 +31,10 @@ def smlocal_env(jobs_gateway, s3_server, s3) -> dict[str, str]:
     """The environment a user's shell has after ``eval "$(smlocal env)"`` for ``jobs_gateway``,
     produced by the same code as ``smlocal env``, with no other AWS or SageMaker settings."""
     settings = jobs_gateway.settings
-    if settings.default_bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+    try:
         s3.create_bucket(Bucket=settings.default_bucket)  # `smlocal up` creates it
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass                                              # another module's fixture did
     info = RuntimeInfo(pid=os.getpid(), gateway_url=jobs_gateway.url, s3_endpoint=s3_server.endpoint,
                        access_key=s3_server.access_key, secret_key=s3_server.secret_key,
                        region=settings.region, account_id=settings.account_id, data_dir=str(settings.data_dir),

@@ -224,10 +224,14 @@ def test_missing_image_and_missing_data_are_client_errors(sm, bucket, train_imag
         f'that S3 prefix, and that the role has "s3:ListBucket" permissions on bucket "{bucket}".')
 
 
-def test_stop_sends_sigterm_and_still_uploads(sm, s3, bucket, train_image, unique):
+def test_stop_sends_sigterm_and_still_uploads(sm, s3, bucket, train_image, jobs_gateway, unique):
     sm.create_training_job(**request(unique, train_image, bucket, HyperParameters={"mode": "sleep", "seconds": "60"}))
     wait_for(sm, unique, "Training")
-    time.sleep(1)
+    deadline = time.monotonic() + 120     # the image logs "starting" once its SIGTERM handler is installed
+    while not any(line.startswith("starting on") for lines in log_lines(jobs_gateway, unique).values()
+                  for line in lines):
+        assert time.monotonic() < deadline, "the container never logged its start"
+        time.sleep(0.2)
     sm.stop_training_job(TrainingJobName=unique)
     assert sm.describe_training_job(TrainingJobName=unique)["TrainingJobStatus"] in ("Stopping", "Stopped")
     job = wait(sm, unique)

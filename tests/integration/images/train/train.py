@@ -86,9 +86,9 @@ def main():
     resource = read_json("resourceconfig.json")
     host = resource["current_host"]
     mode = hps.get("mode", "ok")
-    print(f"starting on {host} with argv {sys.argv[1:]}", flush=True)
     terminated = []
     signal.signal(signal.SIGTERM, lambda *a: terminated.append(time.time()))
+    print(f"starting on {host} with argv {sys.argv[1:]}", flush=True)   # after the handler: tests wait for it
     evidence = {
         "argv": sys.argv, "env": dict(os.environ), "hyperparameters": hps, "resourceconfig": resource,
         "inputdataconfig": read_json("inputdataconfig.json"),
