@@ -71,7 +71,10 @@ def evidence(s3, job: dict, host: str = "algo-1") -> dict:
 
 def log_lines(gateway, name: str) -> dict[str, list[str]]:
     logs = gateway.client("logs")
-    streams = logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
+    try:
+        streams = logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:     # no job of this gateway has logged yet
+        return {}
     out = {}
     for stream in streams:
         events = logs.get_log_events(logGroupName=GROUP, logStreamName=stream["logStreamName"],
