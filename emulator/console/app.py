@@ -76,8 +76,9 @@ class Console:
         return self.page(request, "not_found.html", section=section, title="Not found", what=what, back=back,
                          back_label=back_label, status_code=404)
 
-    def refusal(self, reason: str) -> Response:
-        return HTMLResponse(self.render("refused.html", reason=reason), status_code=403)
+    def refusal(self, request: Request, reason: str) -> Response:
+        template = "_refused.html" if request.headers.get("hx-request") else "refused.html"
+        return HTMLResponse(self.render(template, reason=reason), status_code=403)
 
     async def form(self, request: Request) -> dict[str, str]:
         """An urlencoded form (what the console's forms and htmx send); the last value of each field."""
@@ -95,7 +96,7 @@ class Console:
         token = request.headers.get(TOKEN_HEADER) or form.get(TOKEN_FIELD)
         reason = self.guard.refuse_action(request.headers.get("host", ""), request.headers.get("origin"),
                                           request.headers.get("sec-fetch-site"), token)
-        return form, (self.refusal(reason) if reason else None)
+        return form, (self.refusal(request, reason) if reason else None)
 
     def after_action(self, request: Request, location: str) -> Response:
         """Back to a page: htmx follows ``HX-Redirect``; a plain form follows the 303."""

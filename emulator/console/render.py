@@ -9,7 +9,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Undefined, select_autoescape
 from markupsafe import Markup
 
 HERE = Path(__file__).parent
@@ -34,22 +34,26 @@ def status_class(status: str | None) -> str:
     return ""
 
 
+def _missing(value: Any) -> bool:
+    return value is None or value == "" or isinstance(value, Undefined)
+
+
 def when(epoch: float | None) -> str:
     """Local time, to the second (the console runs on the user's own machine)."""
-    if epoch is None or epoch == "":
+    if _missing(epoch):
         return "—"
     return dt.datetime.fromtimestamp(float(epoch)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def clock(epoch_ms: int | None) -> str:
-    if epoch_ms is None:
+    if _missing(epoch_ms):
         return ""
     stamp = dt.datetime.fromtimestamp(epoch_ms / 1000)
     return stamp.strftime("%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}"
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None or seconds == "":
+    if _missing(seconds):
         return "—"
     seconds = max(0, int(round(float(seconds))))
     if seconds < 60:
@@ -60,7 +64,7 @@ def duration(seconds: float | None) -> str:
 
 
 def ago(epoch: float | None, now: float | None = None) -> str:
-    if epoch is None:
+    if _missing(epoch):
         return "—"
     delta = (now if now is not None else dt.datetime.now().timestamp()) - float(epoch)
     if delta < 5:
@@ -75,7 +79,7 @@ def ago(epoch: float | None, now: float | None = None) -> str:
 
 
 def human_bytes(size: int | None) -> str:
-    if size is None:
+    if _missing(size):
         return "—"
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

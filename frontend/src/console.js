@@ -2,7 +2,7 @@
 // scroll position), the per-instance token on every request, the theme switch and a few keys.
 // Every page works without it (plain links and forms); it only adds live updates and comfort.
 import htmx from "htmx.org";
-import "idiomorph/htmx"; // registers hx-ext="morph"
+import { Idiomorph } from "idiomorph/htmx"; // registers hx-ext="morph"
 
 const root = document.documentElement;
 root.classList.add("js");
@@ -19,9 +19,14 @@ htmx.config.responseHandling = [
   { code: "204", swap: false },
   { code: "286", swap: true },
   { code: "[23]..", swap: true },
-  { code: "[45]..", swap: true, error: true },
+  { code: "[45]..", swap: true, error: false },
 ];
 window.htmx = htmx;
+
+// live regions are morphed, not replaced: focus, scroll and what the reader opened (a <details>: the
+// Stop confirmation, a chart's datapoints) survive each refresh, and a field being typed in keeps its text
+Idiomorph.defaults.ignoreActiveValue = true;
+Idiomorph.defaults.callbacks.beforeAttributeUpdated = (name, node) => !(name === "open" && node.tagName === "DETAILS");
 
 // --- the token: sent with every htmx request; the server checks it on every state-changing one ---------
 function token() {
