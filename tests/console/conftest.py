@@ -21,6 +21,7 @@ import pytest
 from integration.conftest import (  # noqa: F401 - pytest finds fixtures by name
     bridge_relay,
     embedded_s3,
+    framework_image,
     process_image,
     s3,
     s3_server,
@@ -87,8 +88,9 @@ class ConsolePage:
         self.check_secrets()
         return response
 
-    def shot(self, label: str, full_page: bool = True, docs: str | None = None) -> Path:
-        """Screenshot of what the tab shows now, as a test artifact (and as a docs picture when asked)."""
+    def shot(self, label: str, full_page: bool = True, docs: str | None = None, docs_until: str | None = None) -> Path:
+        """Screenshot of what the tab shows now, as a test artifact (and as a docs picture when asked: the
+        page from its top down to the bottom of ``docs_until``, or the whole page)."""
         self.check_secrets()
         self.shots += 1
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,12 @@ class ConsolePage:
         self.page.screenshot(path=str(path), full_page=full_page)
         if docs and os.environ.get("SMLOCAL_CONSOLE_DOCS_SHOTS") == "1":
             DOCS.mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(path=str(DOCS / docs), full_page=False)
+            box = self.page.locator(docs_until).bounding_box() if docs_until else None
+            scroll = self.page.evaluate("window.scrollY")
+            clip = {"x": 0, "y": 0, "width": VIEWPORT["width"],
+                    "height": (box["y"] + scroll + box["height"] + 16) if box else
+                    self.page.evaluate("document.documentElement.scrollHeight")}
+            self.page.screenshot(path=str(DOCS / docs), full_page=True, clip=clip)
         return path
 
     def check_secrets(self) -> None:
@@ -128,7 +135,7 @@ def tab(browser, request):
         assert not console.dialogs, f"a page opened a dialog (script injection?): {console.dialogs}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console_gateway(tmp_path_factory, s3_server, train_image, serve_image,  # noqa: F811
                     process_image) -> Iterator:  # noqa: F811
     """A gateway that runs jobs and endpoints for real; its console is at ``url + /_smlocal/``."""
@@ -138,7 +145,7 @@ def console_gateway(tmp_path_factory, s3_server, train_image, serve_image,  # no
     stop_all(DockerEngine(), gateway.settings.data_dir, grace=1)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console_bucket(s3) -> str:  # noqa: F811
     try:
         s3.create_bucket(Bucket="console")

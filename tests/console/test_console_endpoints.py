@@ -67,9 +67,7 @@ def test_endpoint_page_invocation_capture_logs_and_delete(console_gateway, tab, 
     assert answer == direct == {"predictions": [6.0, 15.0], "model": "console model v1"}
     assert float(page.locator("[data-latency]").inner_text().split()[0]) > 0
     assert "AllTraffic" in result.inner_text() and "application/json" in result.inner_text()
-    console.shot("endpoint-invoked", full_page=False)
-    page.locator("#invoke-h").scroll_into_view_if_needed()
-    console.shot("endpoint-invocation", full_page=False, docs="endpoint-invocation.png")
+    console.shot("endpoint-invoked", docs="endpoint-invocation.png", docs_until="[data-invocation]")
 
     # a container error is shown as SageMaker answers it (ModelError, 424)
     page.fill("#body", "status:500:model exploded")

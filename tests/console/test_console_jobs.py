@@ -6,6 +6,7 @@ and Stop refused without the token, from another origin or for another Host."""
 from __future__ import annotations
 
 import io
+import random
 import re
 import tarfile
 import time
@@ -17,7 +18,9 @@ from integration.hosting_support import ROLE
 pytestmark = pytest.mark.docker
 
 METRICS = [{"Name": "train:loss", "Regex": r"train-loss=([0-9.]+)"},
-           {"Name": "validation:accuracy", "Regex": r"val-acc=([0-9.]+)"}]
+           {"Name": "validation:accuracy", "Regex": r"val-acc=([0-9.]+)"},
+           {"Name": "progress:tick", "Regex": r"^tick (\d+)$"}]
+XGB = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
 def training_job(sm, name: str, image: str, bucket: str, **hyperparameters: str) -> str:
@@ -74,6 +77,13 @@ def test_training_job_page_follows_the_job_live(console_gateway, tab, s3, consol
     still_running = sm.describe_training_job(TrainingJobName=unique)["TrainingJobStatus"] == "InProgress"
     assert grown and still_running, "the log did not grow while the job was running"
     assert page.locator("[data-log-tail]").count() == 1
+
+    # so does the chart of a metric the job emits as it goes
+    ticks = page.locator('svg.chart[data-metric="progress:tick"]')
+    ticks.wait_for()
+    seen = int(ticks.get_attribute("data-count"))
+    more = until(lambda: int(ticks.get_attribute("data-count")) > seen, timeout=30)
+    assert more and sm.describe_training_job(TrainingJobName=unique)["TrainingJobStatus"] == "InProgress"
     console.shot("training-running")
 
     # the status changes on the page when the job ends (live region, no reload)
@@ -87,7 +97,7 @@ def test_training_job_page_follows_the_job_live(console_gateway, tab, s3, consol
 
     # a chart per metric, and its points are exactly the stored datapoints
     stored = console_gateway.emulator.jobs.services.metrics.series(arn)
-    assert set(stored) == {"train:loss", "validation:accuracy"} and len(stored["train:loss"]) == 6
+    assert set(stored) == {"train:loss", "validation:accuracy", "progress:tick"} and len(stored["train:loss"]) == 6
     for metric, points in stored.items():
         chart = page.locator(f'svg.chart[data-metric="{metric}"]')
         chart.wait_for()
@@ -117,8 +127,42 @@ def test_training_job_page_follows_the_job_live(console_gateway, tab, s3, consol
     assert downloaded == stored_model
     with tarfile.open(fileobj=io.BytesIO(downloaded)) as tar:
         assert "model.txt" in tar.getnames()
-    page.locator("#metrics-h").scroll_into_view_if_needed()
-    console.shot("training-completed", docs="training-job.png")
+    console.shot("training-completed")
+
+
+def test_builtin_xgboost_metrics_are_charted_point_for_point(console_gateway, tab, s3, console_bucket,
+                                                            framework_image, unique):
+    framework_image("xgboost")
+    rng = random.Random(7)
+    rows = []
+    for _ in range(400):
+        x = [rng.random() for _ in range(3)]
+        rows.append(",".join(f"{v:.4f}" for v in [3 * x[0] + x[1] * x[2] + rng.gauss(0, 0.1), *x]))
+    s3.put_object(Bucket=console_bucket, Key=f"{unique}/train/train.csv", Body="\n".join(rows[:300]).encode())
+    s3.put_object(Bucket=console_bucket, Key=f"{unique}/validation/validation.csv", Body="\n".join(rows[300:]).encode())
+    sm = console_gateway.client("sagemaker")
+    sm.create_training_job(
+        TrainingJobName=unique, RoleArn=ROLE,
+        HyperParameters={"objective": "reg:squarederror", "num_round": "60", "max_depth": "3", "eta": "0.15"},
+        AlgorithmSpecification={"TrainingImage": XGB, "TrainingInputMode": "File"},
+        InputDataConfig=[{"ChannelName": channel, "ContentType": "text/csv", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{console_bucket}/{unique}/{channel}/"}}}
+            for channel in ("train", "validation")],
+        OutputDataConfig={"S3OutputPath": f"s3://{console_bucket}/output"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600})
+    job = wait_status(sm, unique, ("Completed", "Failed", "Stopped"), timeout=300)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    stored = console_gateway.emulator.jobs.services.metrics.series(job["TrainingJobArn"])
+    assert {"train:rmse", "validation:rmse"} <= set(stored) and len(stored["validation:rmse"]) == 60
+    console = tab(console_gateway.url + "/_smlocal")
+    console.goto(f"/training-jobs/{unique}")
+    page = console.page
+    for metric, points in stored.items():
+        markers = page.locator(f'svg.chart[data-metric="{metric}"] circle').evaluate_all(
+            "cs => cs.map(c => [Number(c.dataset.ts), Number(c.dataset.value)])")
+        assert [tuple(m) for m in markers] == [(ts, value) for ts, value in points], metric
+    console.shot("xgboost-metrics", docs="training-job.png", docs_until="[data-final-metrics]")
 
 
 def test_stop_is_refused_without_the_token_or_from_elsewhere_and_works_from_the_page(

@@ -33,7 +33,7 @@ def test_overview_counts_usage_and_settings(console_gateway, tab, console_bucket
     assert str(console_gateway.settings.data_dir) in page.locator("#disk-h ~ p").inner_text()
     assert console_gateway.settings.s3.endpoint in settings and S3_SECRET not in settings
     console.goto("/")
-    console.shot("overview", full_page=False, docs="overview.png")
+    console.shot("overview", docs="overview.png")
 
 
 def test_s3_browser_previews_and_downloads_hostile_keys_safely(console_gateway, tab, s3, console_bucket):

@@ -59,14 +59,19 @@ class EndpointPages:
                    "config": config, "variants": variants, "containers": self.data.endpoint_containers(name),
                    "transitional": endpoint.get("EndpointStatus") in TRANSITIONAL}
         if fragment in (None, "capture"):
-            context["capture"] = self.capture_files(endpoint)
+            context["capture"] = self.capture_files(endpoint, config)
         if fragment is None:
             context.update(content_types=CONTENT_TYPES, **self.log_context(name, host),
                            tags={t["Key"]: t.get("Value", "") for t in self.data.tags(endpoint["EndpointArn"])})
         return context
 
-    def capture_files(self, endpoint: dict[str, Any]) -> dict[str, Any]:
+    def capture_files(self, endpoint: dict[str, Any], endpoint_config: dict[str, Any] | None) -> dict[str, Any]:
         config = endpoint.get("DataCaptureConfig")
+        if not config and endpoint.get("EndpointStatus") == "Creating" and endpoint_config:
+            # not described until InService: what its config asks for
+            asked = endpoint_config.get("DataCaptureConfig") or {}
+            config = {"CaptureStatus": "Starting", "CurrentSamplingPercentage": asked.get("InitialSamplingPercentage"),
+                      "DestinationS3Uri": asked.get("DestinationS3Uri", "")} if asked else None
         if not config:
             return {"enabled": False}
         uri = config.get("DestinationS3Uri", "")

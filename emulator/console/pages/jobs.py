@@ -268,13 +268,12 @@ class JobPages:
     # --- metrics ------------------------------------------------------------------------------------
     def metric_context(self, kind: JobKind, job: dict[str, Any]) -> dict[str, Any]:
         series = self.data.metric_series(job[kind.family.arn_field])
-        start = job.get(kind.start_field) or job.get("CreationTime")
-        start_ms = int(float(start) * 1000) if start else None
         metrics = []
         for index, (metric, points) in enumerate(sorted(series.items()), start=1):
+            # time runs from the job's first datapoint of any metric, so the curves use the whole width
+            origin = min(p[0][0] for p in series.values())
             metrics.append({"name": metric, "points": points, "last": points[-1][1],
-                            "svg": charts.render(metric, points, start_ms, index),
-                            "start_ms": start_ms or points[0][0]})
+                            "svg": charts.render(metric, points, origin, index), "start_ms": origin})
         definitions = (job.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
         return {"metrics": metrics, "metric_definitions": definitions}
 
