@@ -5,22 +5,13 @@ data capture files and logs appear; Delete works, and is refused without the tok
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
+from console.waiting import until
 from integration.hosting_support import ROLE, model_tarball, wait_endpoint
 
 pytestmark = pytest.mark.docker
-
-
-def until(check, timeout: float = 60, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def test_endpoint_page_invocation_capture_logs_and_delete(console_gateway, tab, s3, console_bucket, serve_image,

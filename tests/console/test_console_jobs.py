@@ -13,6 +13,7 @@ import time
 
 import httpx
 import pytest
+from console.waiting import until
 from integration.hosting_support import ROLE
 
 pytestmark = pytest.mark.docker
@@ -44,15 +45,6 @@ def wait_status(sm, name: str, statuses: tuple[str, ...], timeout: float = 180) 
             return job
         time.sleep(0.2)
     raise AssertionError(f"{name} is still {job['TrainingJobStatus']}")
-
-
-def until(check, timeout: float = 60, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def log_lines(tab) -> list[str]:
