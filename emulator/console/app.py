@@ -28,6 +28,7 @@ from emulator.console.security import HEADERS, TOKEN_FIELD, TOKEN_HEADER, Guard
 
 ROOT = "/_smlocal"
 STOP_POLLING = 286            # htmx: a polled element stops polling on this status
+ENDED_EVENT = "smlocal-ended"  # sent (HX-Trigger) with a job's last summary: its other live regions refresh
 MAX_FORM_BYTES = 8 * 1024 * 1024
 
 
@@ -58,13 +59,13 @@ class Console:
 
     def page(self, request: Request, template: str, *, section: str, title: str,
              fragments: dict[str, str] | None = None, done: bool = False, status_code: int = 200,
-             **context: Any) -> Response:
+             headers: dict[str, str] | None = None, **context: Any) -> Response:
         """The whole page, or the fragment ``?fragment=`` names (286 when ``done``: polling stops)."""
         wanted = request.query_params.get("fragment")
         if wanted and fragments and wanted in fragments:
             html = self.render(fragments[wanted], request=request, **context)
             return HTMLResponse(html, status_code=STOP_POLLING if done else status_code,
-                                headers={"cache-control": "no-store"})
+                                headers={"cache-control": "no-store", **(headers or {})})
         html = self.render(template, request=request, section=section, title=title, nav=nav.grouped(),
                            token=self.guard.token, done=done, **context)
         return HTMLResponse(html, status_code=status_code, headers={"cache-control": "no-store"})

@@ -4,7 +4,8 @@ live state of endpoint containers.
 The console never goes through the HTTP API (nor its signatures): it reads the same record store,
 log store and metric store the API serves from. This module is the only console module that knows
 where those live, so moving them (issue 13: records, families and listing into ``emulator/domain``)
-changes its imports and nothing else. Every method returns plain dicts and lists.
+changes its imports and nothing else; the page modules take the family table from here too
+(``from emulator.console.data import families``). Every method returns plain dicts and lists.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from emulator.hosting.fleet import ping
 from emulator.jobs.metrics import MetricStore
 from emulator.logs.store import LogStore
 from emulator.s3.client import S3Client
-from emulator.sagemaker import families
+from emulator.sagemaker import families  # the pages take the family table from here
 from emulator.sagemaker.families import Family
 from emulator.sagemaker.listing import list_page
 from emulator.state.resources import ResourceStore
 
+__all__ = ["ConsoleData", "Family", "Listing", "ObjectInfo", "S3Unavailable", "families", "public"]
 PRIVATE = "_smlocal"          # smlocal's own bookkeeping inside records: never shown
 S3_USAGE_TTL = 30.0           # seconds an S3 / disk usage figure is reused (the overview polls)
 S3_USAGE_MAX_OBJECTS = 20000  # per bucket; beyond that the figure says "at least"

@@ -48,15 +48,17 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance():
+    """Per module, not per session: Playwright's sync API keeps an event loop running on the main thread
+    while it is open, which would break later tests that call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance):
     """One Chromium for the session, with a fresh profile (user data dir) of its own."""
     profile = tempfile.mkdtemp(prefix="smlocal-chromium-")

@@ -93,6 +93,8 @@ def test_training_job_page_follows_the_job_live(console_gateway, tab, s3, consol
     for metric, points in stored.items():
         chart = page.locator(f'svg.chart[data-metric="{metric}"]')
         chart.wait_for()
+        # the charts refresh when the page learns the job ended
+        assert until(lambda c=chart, n=len(points): c.get_attribute("data-count") == str(n), timeout=15)
         markers = chart.locator("circle").evaluate_all(
             "cs => cs.map(c => [Number(c.dataset.ts), Number(c.dataset.value)])")
         assert [tuple(m) for m in markers] == [(ts, value) for ts, value in points]
@@ -181,15 +183,18 @@ def test_stop_is_refused_without_the_token_or_from_elsewhere_and_works_from_the_
     assert "token" in refused[0].text and "another site" in refused[2].text and "evil.example" in refused[4].text
     assert sm.describe_training_job(TrainingJobName=unique)["TrainingJobStatus"] == "InProgress"
 
-    # in the browser too: a page whose token is gone gets a refusal, and the job keeps running
-    page.evaluate("""() => {
-        document.querySelector('meta[name="smlocal-token"]').content = "";
-        document.querySelectorAll('input[name="token"]').forEach(i => i.value = "");
-    }""")
+    # in the browser too: the page's Stop, sent without its token, is refused and the job keeps running
+    def without_token(route):
+        headers = {k: v for k, v in route.request.headers.items() if k.lower() != "x-smlocal-token"}
+        body = "&".join(p for p in (route.request.post_data or "").split("&") if not p.startswith("token="))
+        route.continue_(headers=headers, post_data=body)
+
+    page.route("**/stop", without_token)
     page.locator("summary", has_text="Stop").click()
     page.locator('button[data-confirm="stop"]').click()
     page.locator("#action-result [data-refused]").wait_for()
     assert "token" in page.locator("#action-result").inner_text()
+    page.unroute("**/stop")
     console.shot("stop-refused")
     assert sm.describe_training_job(TrainingJobName=unique)["TrainingJobStatus"] == "InProgress"
 

@@ -13,8 +13,7 @@ from starlette.responses import HTMLResponse, Response
 
 from emulator.console.actions import Invocation
 from emulator.console.app import Console
-from emulator.console.data import S3Unavailable
-from emulator.sagemaker import families
+from emulator.console.data import S3Unavailable, families
 
 GROUP = "/aws/sagemaker/Endpoints/"
 LOG_LINES = 500

@@ -19,10 +19,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from emulator.console import charts
-from emulator.console.app import Console
-from emulator.console.data import S3Unavailable
-from emulator.sagemaker import families
-from emulator.sagemaker.families import Family
+from emulator.console.app import ENDED_EVENT, Console
+from emulator.console.data import Family, S3Unavailable, families
 
 PAGE_SIZE = 50
 LOG_LINES = 500           # shown when a job page opens; the rest is in the full-log download
@@ -204,7 +202,8 @@ class JobPages:
         fragment = fragment if fragment in ("summary", "metrics", "artifacts") else None
         context = self.context(kind, job, fragment, request.query_params.get("host", ""))
         done = not context["active"] and fragment in ("summary", "metrics", "artifacts")
-        return self.console.page(request, kind.template, section=kind.section, title=name,
+        ended = {"HX-Trigger": ENDED_EVENT} if done and fragment == "summary" else None
+        return self.console.page(request, kind.template, section=kind.section, title=name, headers=ended,
                                  fragments={"summary": "jobs/_summary.html", "metrics": "jobs/_metrics.html",
                                             "artifacts": "jobs/_artifacts.html"},
                                  done=done, notice=notice,

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.console.app import Console
-from emulator.sagemaker import families
+from emulator.console.data import families
 
 
 def model_containers(model: dict) -> list[dict]:

@@ -10,9 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.console.app import Console
-from emulator.console.data import S3Unavailable
+from emulator.console.data import S3Unavailable, families
 from emulator.console.pages.jobs import ACTIVE, KINDS, runtime_seconds, status_of
-from emulator.sagemaker import families
 
 RECENT_FAILURES = 8
 
