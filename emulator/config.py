@@ -12,6 +12,7 @@ Defaults (documented in the README):
   SMLOCAL_MAX_CONCURRENT_JOBS    4   jobs running at once; the others wait in Starting
   SMLOCAL_STOP_GRACE_SECONDS   120   SIGTERM -> SIGKILL grace on Stop and MaxRuntime (SageMaker's value)
   SMLOCAL_INSTANCE_LIMITS       on   off: no CPU/memory limits from the instance type
+  SMLOCAL_CONSOLE_HOSTS          ""  extra host names the web console answers to (comma-separated)
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class Settings:
     # how long the SageMaker SDK's first Describe of a new job is held until the job ends (sdk_wait.py)
     sdk_describe_wait: float = field(
         default_factory=lambda: float(os.environ.get("SMLOCAL_SDK_DESCRIBE_WAIT", 60)))
+    # names (besides loopback and the bind address) browsers may use for the console (Host check)
+    console_hosts: tuple[str, ...] = field(default_factory=lambda: tuple(
+        h.strip() for h in os.environ.get("SMLOCAL_CONSOLE_HOSTS", "").split(",") if h.strip()))
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.region):

@@ -15,6 +15,7 @@ from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
 from emulator.api.s3proxy import S3Proxy
 from emulator.config import Settings
+from emulator.console.app import console_for
 from emulator.domain.records import Context
 from emulator.hosting.endpoint_runtime import HostingRuntime
 from emulator.hosting.fleet import HostingServices
@@ -113,5 +114,6 @@ def create(settings: Settings, containers: ContainerRuntime | None = None) -> tu
     s3 = settings.s3
     gateway = Gateway(emulator.services, settings.max_body_bytes,
                       S3Proxy(s3.endpoint, s3.access_key, s3.secret_key) if s3 else None)
-    app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup)
+    console, _ = console_for(emulator)
+    app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup, console=console)
     return InvocationFastPath(app, gateway), emulator

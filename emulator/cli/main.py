@@ -1,4 +1,4 @@
-"""The ``smlocal`` command: up, down, status, env."""
+"""The ``smlocal`` command: up, down, status, env, logs, console, images."""
 
 from __future__ import annotations
 
@@ -228,6 +228,24 @@ def env(data_dir: DataDir = None) -> None:
     """Print `export` lines: eval "$(smlocal env)" points AWS SDKs and the CLI at smlocal."""
     for line in env_lines(_require_running(_data_dir(data_dir))):
         print(line)
+
+
+@app.command("console")
+def console_command(
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open it in a browser (where one can open a "
+                                                                        "window).")] = True,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the web console's URL (and open it in a browser when there is a display)."""
+    from emulator.cli.console import open_console
+
+    url, answers, opened = open_console(_require_running(_data_dir(data_dir)), open_browser)
+    if not answers:
+        err.print(f"[red]smlocal's gateway does not answer at {url}; `smlocal status` shows what runs[/red]")
+        raise typer.Exit(1)
+    print(url)
+    if opened:
+        err.print("opened in your browser")
 
 
 @app.command("logs")

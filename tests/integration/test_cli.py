@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -136,6 +137,20 @@ def test_status_shows_a_healthy_instance(instance):
     status = smlocal("status", data_dir=instance["data_dir"])
     assert status.returncode == 0, status.stdout + status.stderr
     assert f"127.0.0.1:{instance['port']}" in status.stdout and status.stdout.count("ok") >= 2
+
+
+def test_console_prints_its_url_and_the_instance_serves_it(instance):
+    shown = smlocal("console", "--no-open", data_dir=instance["data_dir"])
+    assert shown.returncode == 0, shown.stderr
+    url = shown.stdout.strip()
+    assert url == f"http://127.0.0.1:{instance['port']}/_smlocal/"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        page = response.read().decode()
+    assert response.status == 200 and "<h1>Overview</h1>" in page
+    credentials = json.loads((instance["data_dir"] / "credentials.json").read_text())
+    assert credentials["secret_key"] not in page and credentials["access_key"] not in page
+    stopped = smlocal("console", "--no-open", data_dir=instance["data_dir"] / "nowhere")
+    assert stopped.returncode == 1 and "not running" in stopped.stderr
 
 
 def test_a_taken_port_is_named(instance, tmp_path):

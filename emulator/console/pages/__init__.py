@@ -1,0 +1,1 @@
+"""One module per page family; ``emulator.console.nav.PAGES`` lists them."""
