@@ -20,7 +20,6 @@ import pytest
 # the integration ring's fixtures: SeaweedFS + the Docker bridge relay, the test images
 from integration.conftest import (  # noqa: F401 - pytest finds fixtures by name
     bridge_relay,
-    embedded_s3,
     framework_image,
     process_image,
     s3,
