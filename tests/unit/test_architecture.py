@@ -28,6 +28,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "hosting": LEAVES | {"state", "s3", "infra", "domain"},
     "sagemaker": HANDLERS,
     "logs": HANDLERS,
+    "cloudwatch": HANDLERS,
     "identity": HANDLERS,
     "api": LEAVES | {"s3"},            # the S3 proxy re-signs with emulator.s3.sse
     "image_builder": LEAVES,
