@@ -227,9 +227,14 @@ def _objective_of(params: dict[str, Any]) -> str:
 
 def _with_objective(spec: dict[str, Any], metric: str) -> dict[str, Any]:
     """SageMaker adds the objective's name to the static hyperparameters (Describe shows it, and the
-    SDK's ``HyperparameterTuner.attach`` removes it); every trial receives it."""
-    return {**spec, "StaticHyperParameters": {**(spec.get("StaticHyperParameters") or {}),
+    SDK's ``HyperparameterTuner.attach`` removes it); every trial receives it. A definition that gave
+    HyperParameterTuningResourceConfig (SDK 2) also shows the ResourceConfig its trials get, which
+    ``HyperparameterTuner.attach`` reads (inferred: the SDK's attach needs it)."""
+    spec = {**spec, "StaticHyperParameters": {**(spec.get("StaticHyperParameters") or {}),
                                               OBJECTIVE_HYPERPARAMETER: metric}}
+    if not spec.get("ResourceConfig"):
+        spec["ResourceConfig"] = {"VolumeSizeInGB": 30, **_resources(spec)}
+    return spec
 
 
 # --- trials ------------------------------------------------------------------------------------------

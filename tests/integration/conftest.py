@@ -74,6 +74,12 @@ def train_image(base_image) -> str:
 
 
 @pytest.fixture(scope="session")
+def tune_image(base_image) -> str:
+    """A training image whose score is a known function of its hyperparameters (tuning tests)."""
+    return build_image("tune", "smlocal-test/tune:latest")
+
+
+@pytest.fixture(scope="session")
 def framework_image(base_image):
     """``framework_image("sklearn")`` -> the local tag, built (or rebuilt after a toolkit change) first,
     through the same builder as ``smlocal images build``. Each image is checked once per session."""
