@@ -144,13 +144,46 @@ def _check_limits(config: dict[str, Any], defs: list[Definition]) -> None:
             f"{limits['MaxParallelTrainingJobs']}.")
 
 
+MAX_RESOURCE = 20000             # HyperbandStrategyConfig.MaxResource's documented maximum (epochs)
+EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")   # where SageMaker infers it from
+
+
+def hyperband_resources(config: dict[str, Any], defs: list[Definition]) -> tuple[int, int]:
+    """(MinResource, MaxResource) of a Hyperband job: as given, MaxResource otherwise inferred from the
+    static hyperparameters SageMaker looks at, MinResource 1 by default."""
+    given = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
+    high = given.get("MaxResource")
+    if high is None:
+        for definition in defs:
+            static = definition.spec.get("StaticHyperParameters") or {}
+            for key in EPOCH_KEYS:
+                if key in static:
+                    try:
+                        high = int(float(static[key]))
+                    except ValueError:
+                        continue
+                    break
+            if high is not None:
+                break
+    if high is None:
+        raise ValidationException("MaxResource parameter is not provided and could not be inferred from provided "
+                                  "static hyperparameters of TrainingJobDefinition.")
+    low = int(given.get("MinResource", 1))
+    if high > MAX_RESOURCE:
+        raise ValidationException(f"HyperbandStrategyConfig.MaxResource ({high}) must not exceed {MAX_RESOURCE}.")
+    if low > high:
+        raise ValidationException(
+            f"HyperbandStrategyConfig.MinResource ({low}) must not be greater than MaxResource ({high}).")
+    return low, int(high)
+
+
 def _check_strategy(config: dict[str, Any]) -> None:
     strategy = config["Strategy"]
-    if strategy == "Hyperband" or (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig"):
-        raise ValidationException(
-            "The Hyperband strategy (and HyperbandStrategyConfig) is not supported by smlocal: it cannot yet "
-            "allocate MinResource/MaxResource epochs to trials as SageMaker does. Use Bayesian or Random, with "
-            "TrainingJobEarlyStoppingType Auto to stop trials that fall behind.")
+    if strategy != "Hyperband" and (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig"):
+        raise ValidationException("HyperbandStrategyConfig can be given only with the Hyperband strategy.")
+    if strategy == "Hyperband" and config.get("TrainingJobEarlyStoppingType") == "Auto":
+        raise ValidationException("TrainingJobEarlyStoppingType must be Off with the Hyperband strategy, which "
+                                  "stops trials itself.")
     criteria = config.get("TuningJobCompletionCriteria") or {}
     if (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence") == "Enabled":
         raise ValidationException(
@@ -206,6 +239,8 @@ def create(ctx: Context, params: dict[str, Any], launcher: JobLauncher) -> dict[
     for definition in defs:
         _check_definition(definition, config["Strategy"])
     _check_limits(config, defs)
+    if config["Strategy"] == "Hyperband":
+        hyperband_resources(config, defs)
     _check_warm_start(ctx, params, defs)
     record.update(HyperParameterTuningJobStatus=JobStatus.IN_PROGRESS.value,
                   TrainingJobStatusCounters={"Completed": 0, "InProgress": 0, "RetryableError": 0,

@@ -58,6 +58,7 @@ class TuningRun:
         self.series: dict[str, list[float]] = {}    # objective values of ended trials (early stopping)
         self.checked: dict[str, int] = {}           # epochs already judged, per running trial
         self.parents: list[dict[str, Any]] = []     # warm start parents' trial summaries
+        self.resources: tuple[int, int] | None = None   # Hyperband's (MinResource, MaxResource)
         launcher = services.launcher
         assert launcher is not None, "the job runtime sets JobServices.launcher"
         self.launcher = launcher
@@ -87,12 +88,16 @@ class TuningRun:
 
     def build_search(self) -> Search:
         private = self.job.get("_smlocal", {})
-        seed = self.job["HyperParameterTuningJobConfig"].get("RandomSeed", private.get("seed"))
+        config = self.job["HyperParameterTuningJobConfig"]
+        seed = config.get("RandomSeed", private.get("seed"))
         if seed is None:
             seed = random.SystemRandom().randrange(2**31)
             self.update(lambda r: r.setdefault("_smlocal", {}).update(seed=seed))
         spaces = [Space(d.name, tuple(d.ranges)) for d in self.defs.values()]
-        search = Search(self.strategy, spaces, self.maximize, int(seed), self.limits["MaxNumberOfTrainingJobs"])
+        self.resources = tuning.hyperband_resources(config, list(self.defs.values())) \
+            if self.strategy == "Hyperband" else None
+        search = Search(self.strategy, spaces, self.maximize, int(seed), self.limits["MaxNumberOfTrainingJobs"],
+                        self.resources)
         for item in self.warm_start_trials():
             search.known(item.get("TrainingJobDefinitionName", tuning.SINGLE), item["TunedHyperParameters"],
                          item["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
@@ -138,6 +143,8 @@ class TuningRun:
         else:
             if self.early_stopping:
                 self.apply_early_stopping(active, summaries)
+            if self.resources is not None:
+                self.apply_hyperband(active)
             self.launch_trials(len(active))
         self.publish(summaries)
         return False
@@ -196,6 +203,22 @@ class TuningRun:
             if tuning_trials.stop_early(current, earlier, self.maximize):
                 log.info("tuning job %s: early stopping %s after %d epochs", self.name, name, len(current))
                 self.mark_trial(name, early_stopped=True)
+                self.stop_trial(name)
+
+    def apply_hyperband(self, active: list[dict[str, Any]]) -> None:
+        """Hyperband: report each new epoch's objective; stop a trial its bracket drops, or at MaxResource."""
+        assert self.resources is not None
+        for item in active:
+            name = item["TrainingJobName"]
+            if item["TrainingJobStatus"] != JobStatus.IN_PROGRESS:
+                continue
+            values = self.objective_series(item["TrainingJobArn"])
+            if self.search.report(name, values):
+                log.info("tuning job %s: Hyperband stops %s after %d epochs", self.name, name, len(values))
+                self.mark_trial(name, early_stopped=True)
+                self.stop_trial(name)
+            elif len(values) >= self.resources[1]:
+                log.info("tuning job %s: %s reached MaxResource (%d epochs)", self.name, name, len(values))
                 self.stop_trial(name)
 
     # --- trials --------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@
   (a Gaussian process) is internal to it: the values differ, the behaviour (exploit near the best,
   explore elsewhere) is the same kind.
 - Grid: every combination of the categorical and integer ranges, in order, once.
+- Hyperband: the Bayesian sampler, with optuna's ``HyperbandPruner`` deciding from each trial's objective
+  after every epoch (successive halving in brackets, reduction factor 3, between MinResource and
+  MaxResource epochs) which trials stop early; the runner stops a trial at MaxResource epochs.
 
 Both samplers are seeded from RandomSeed (or a seed chosen at creation and kept in the record), and
 the study is rebuilt after a restart from the trials the record lists, so a run is reproducible.
@@ -88,21 +91,30 @@ def _to_internal(r: Range, text: str) -> Any:
 class Search:
     """Proposes trials and learns from their objectives (ask/tell), for one tuning job."""
 
-    def __init__(self, strategy: str, spaces: list[Space], maximize: bool, seed: int, max_jobs: int) -> None:
+    def __init__(self, strategy: str, spaces: list[Space], maximize: bool, seed: int, max_jobs: int,
+                 resources: tuple[int, int] | None = None) -> None:
         self.strategy = strategy
         self.spaces = {s.name: s for s in spaces}
         self.several = len(spaces) > 1
         self.grid = [(s.name, combo) for s in spaces for combo in grid(list(s.ranges))] if strategy == "Grid" else []
         sampler: optuna.samplers.BaseSampler
+        pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if strategy == "Bayesian":
+            if strategy in ("Bayesian", "Hyperband"):
                 sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(max_jobs),
                                                      constant_liar=True)
             else:
                 sampler = optuna.samplers.RandomSampler(seed=seed)
-        self.study = optuna.create_study(direction="maximize" if maximize else "minimize", sampler=sampler)
-        self.running: dict[str, int] = {}    # trial name -> optuna trial number
+        if strategy == "Hyperband":
+            assert resources is not None
+            pruner = optuna.pruners.HyperbandPruner(min_resource=resources[0], max_resource=resources[1])
+        # the name seeds Hyperband's assignment of trials to brackets: fixed, so a run is reproducible
+        self.study = optuna.create_study(direction="maximize" if maximize else "minimize", sampler=sampler,
+                                         pruner=pruner, study_name=f"smlocal-{seed}")
+        self.running: dict[str, optuna.Trial] = {}   # trial name -> its optuna trial
+        self.reported: dict[str, int] = {}           # epochs reported to the pruner, per running trial
+        self.pruned: set[str] = set()
 
     # --- proposals ---------------------------------------------------------------------------------
     def propose(self, index: int, name: str) -> tuple[str, dict[str, str]]:
@@ -113,7 +125,7 @@ class Search:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             trial = self.study.ask()
             space, tuned = self._suggest(trial)
-        self.running[name] = trial.number
+        self.running[name] = trial
         return space.name, tuned
 
     def _suggest(self, trial: optuna.Trial) -> tuple[Space, dict[str, str]]:
@@ -136,15 +148,33 @@ class Search:
         return space, tuned
 
     # --- results -------------------------------------------------------------------------------------
+    def report(self, name: str, values: list[float]) -> bool:
+        """Hyperband: a running trial's objective after each epoch so far (epoch k = its k-th value); True
+        when Hyperband's successive halving stops it at this rung. Never before MinResource epochs."""
+        trial = self.running.get(name)
+        if trial is None or self.strategy != "Hyperband":
+            return False
+        done = self.reported.get(name, 0)
+        for step, value in enumerate(values[done:], start=done + 1):
+            trial.report(value, step)
+        self.reported[name] = len(values)
+        if len(values) > done and trial.should_prune():
+            self.pruned.add(name)
+            return True
+        return False
+
     def finished(self, name: str, value: float | None) -> None:
         """A trial ended: with its final objective, or without one (failed, or never reported it)."""
-        number = self.running.pop(name, None)
-        if number is None or self.strategy == "Grid":
+        trial = self.running.pop(name, None)
+        self.reported.pop(name, None)
+        if trial is None or self.strategy == "Grid":
             return
         if value is None:
-            self.study.tell(number, state=TrialState.FAIL)
+            self.study.tell(trial.number, state=TrialState.FAIL)
+        elif name in self.pruned:
+            self.study.tell(trial.number, state=TrialState.PRUNED)
         else:
-            self.study.tell(number, value)
+            self.study.tell(trial.number, value)
 
     def _params(self, definition: str, tuned: dict[str, str]) -> tuple[dict[str, Any], dict[str, BaseDistribution]]:
         space = self.spaces[definition]
@@ -182,4 +212,4 @@ class Search:
             self.study.enqueue_trial(params, skip_if_exists=False)
             trial = self.study.ask()
             self._suggest(trial)
-        self.running[name] = trial.number
+        self.running[name] = trial

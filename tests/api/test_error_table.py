@@ -819,6 +819,14 @@ def _(c, name):
     return _create_tuning(c, _tuning_request(_tuning_name(name), strategy="Hyperband")), {}
 
 
+@case("HP21")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name), strategy="Hyperband")
+    request["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Auto"
+    request["HyperParameterTuningJobConfig"]["StrategyConfig"] = {"HyperbandStrategyConfig": {"MaxResource": 9}}
+    return _create_tuning(c, request), {}
+
+
 @case("HP09")
 def _(c, name):
     return _create_tuning(c, _tuning_request(_tuning_name(name), strategy="Grid")), {}

@@ -432,3 +432,20 @@ def test_cloudwatch_serves_a_trials_metric_series(gw, sm, name) -> None:
     assert result["Values"][-1] == pytest.approx(final)
     listed = cw.list_metrics(Namespace="/aws/sagemaker/TrainingJobs", Dimensions=[dims[0]])["Metrics"]
     assert sorted(m["MetricName"] for m in listed) == ["train:loss", "validation:score"]
+
+
+def test_hyperband_stops_every_trial_by_max_resource_epochs(sm, name) -> None:
+    cfg = config("Hyperband", max_jobs=6, parallel=2, RandomSeed=2,
+                 StrategyConfig={"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}})
+    sm.create_hyper_parameter_tuning_job(HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=cfg,
+                                         TrainingJobDefinition=definition({"epochs": "20", "pause": "0.3"}))
+    job = wait_tuning(sm, name, timeout=120)
+    assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["TrainingJobStatusCounters"]["Stopped"] == 6 and job["ObjectiveStatusCounters"]["Succeeded"] == 6
+    for summary in trials(sm, name):
+        training = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+        epochs = summary["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] / objective(
+            summary["TunedHyperParameters"]) * 20
+        assert training["TrainingJobStatus"] == "Stopped"
+        assert 1 <= round(epochs) <= 4     # stopped at MaxResource 3 (one more epoch may print meanwhile)
+    assert job["BestTrainingJob"]["ObjectiveStatus"] == "Succeeded"

@@ -208,3 +208,22 @@ def test_statistics_and_percentiles() -> None:
     assert statistic("p90", values) == 9.0 and statistic("p100", values) == 10.0 and statistic("p50", values) == 5.0
     with pytest.raises(InvalidParameterValue):
         statistic("tm99", values)
+
+
+def test_hyperband_stops_poor_trials_at_its_rungs_and_never_before_min_resource() -> None:
+    space = parse_ranges(ranges(Continuous=[{"Name": "q", "MinValue": "0", "MaxValue": "1"}]))
+    search = Search("Hyperband", [Space("", tuple(space))], maximize=True, seed=0, max_jobs=30, resources=(2, 9))
+    stopped_at = []
+    for i in range(30):
+        _, tuned = search.propose(i, f"t{i}")
+        values: list[float] = []
+        for epoch in range(1, 10):
+            values.append(float(tuned["q"]) * epoch / 9)
+            if search.report(f"t{i}", values):
+                break
+        stopped_at.append(len(values))
+        search.finished(f"t{i}", values[-1])
+    assert min(stopped_at) >= 2                      # MinResource
+    assert any(n < 9 for n in stopped_at) and 9 in stopped_at
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in search.study.trials)
+    assert sum(t.state.name == "PRUNED" for t in search.study.trials) == sum(n < 9 for n in stopped_at)
