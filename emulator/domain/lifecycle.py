@@ -118,6 +118,14 @@ class JobLifecycle:
     def is_active(self, record: dict[str, Any]) -> bool:
         return self.status(record) in ACTIVE
 
+    @property
+    def active_statuses(self) -> tuple[str, ...]:
+        """The statuses of a job that has not ended (restart recovery looks for these)."""
+        return tuple(s.value for s in ACTIVE)
+
+    def is_stopping(self, record: dict[str, Any]) -> bool:
+        return self.status(record) == JobStatus.STOPPING
+
     def move(self, record: dict[str, Any], to: JobStatus) -> None:
         current = self.status(record)
         if to != current and to not in JOB_MOVES[current]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from emulator.domain.families import Family
-from emulator.domain.lifecycle import ACTIVE, JobStatus
 from emulator.domain.records import Records
 from emulator.jobs.container_job import JobServices
 from emulator.jobs.kinds import BY_KIND, KINDS, JobKind
@@ -54,12 +53,11 @@ class JobRuntime:
         reason (the runner does, when it finds the containers gone). No job stays InProgress forever."""
         for kind in self.kinds.values():
             family = kind.family
-            for record in self.services.ctx.store.all(family.kind, tuple(ACTIVE)):
+            for record in self.services.ctx.store.all(family.kind, kind.lifecycle.active_statuses):
                 name = record[family.name_field]
-                status = record[kind.lifecycle.status_field]
                 had_containers = bool(record.get("_smlocal", {}).get("containers"))
-                log.info("recovering %s %s (%s)", family.kind, name, status)
-                if not had_containers and status != JobStatus.STOPPING:
+                log.info("recovering %s %s (%s)", family.kind, name, record[kind.lifecycle.status_field])
+                if not had_containers and not kind.lifecycle.is_stopping(record):
                     self._show_waiting(kind, name, "Restarting: smlocal stopped before the job's containers started")
                 self.launch(family, name, reattach=had_containers)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.domain import training_status
-from emulator.domain.families import Family
+from emulator.domain.families import PROCESSING_JOB, TRAINING_JOB, TRANSFORM_JOB, TUNING_JOB, Family
 from emulator.domain.lifecycle import BY_FAMILY, JobLifecycle
 from emulator.jobs.container_job import JobServices
 from emulator.jobs.processing_runner import run_processing_job
@@ -47,9 +47,9 @@ class JobKind:
 
 
 KINDS: tuple[JobKind, ...] = (
-    JobKind(BY_FAMILY["training-job"].family, run_training_job, show_waiting=_starting_message),
-    JobKind(BY_FAMILY["processing-job"].family, run_processing_job),
-    JobKind(BY_FAMILY["transform-job"].family, run_transform_job),
-    JobKind(BY_FAMILY["hyper-parameter-tuning-job"].family, run_tuning_job, pooled=False),
+    JobKind(TRAINING_JOB, run_training_job, show_waiting=_starting_message),
+    JobKind(PROCESSING_JOB, run_processing_job),
+    JobKind(TRANSFORM_JOB, run_transform_job),
+    JobKind(TUNING_JOB, run_tuning_job, pooled=False),
 )
 BY_KIND = {kind.family.kind: kind for kind in KINDS}

@@ -22,8 +22,10 @@ IMAGES = Path(__file__).parent / "images"
 
 @pytest.fixture(scope="session")
 def bridge_relay(embedded_s3, require_docker):
-    """The relay that lets containers on the Docker bridge reach ``embedded_s3``."""
-    relay = BridgeRelay(embedded_s3.port)
+    """The relay that lets containers on the Docker bridge reach ``embedded_s3``. It listens on a port
+    the system picks: other smlocal instances and test sessions on this machine relay their own S3
+    servers on the same bridge address."""
+    relay = BridgeRelay(embedded_s3.port, 0)
     assert relay.start(), "Docker runs but no docker0 bridge address was found"
     yield relay
     relay.stop()
@@ -32,7 +34,7 @@ def bridge_relay(embedded_s3, require_docker):
 @pytest.fixture(scope="session")
 def s3_server(embedded_s3, bridge_relay):
     return S3Settings(endpoint=embedded_s3.endpoint, access_key=S3_ACCESS, secret_key=S3_SECRET,
-                      container_endpoint=f"http://host.docker.internal:{embedded_s3.port}")
+                      container_endpoint=f"http://host.docker.internal:{bridge_relay.listen_port}")
 
 
 @pytest.fixture(scope="session")

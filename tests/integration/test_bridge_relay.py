@@ -160,7 +160,7 @@ def test_container_reaches_s3_through_the_bridge(embedded_s3: EmbeddedS3, bridge
     host_client.create_bucket(Bucket="relay-docker")
     host_client.put_object(Bucket="relay-docker", Key="hello.txt", Body=b"hello from the host")
     # a URL presigned for the name the container uses: SigV4 must verify through the relay
-    container_url = f"http://host.docker.internal:{embedded_s3.port}"
+    container_url = f"http://host.docker.internal:{bridge_relay.listen_port}"
     presigner = boto3.client("s3", endpoint_url=container_url, region_name="us-east-1",
                              aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
                              config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
