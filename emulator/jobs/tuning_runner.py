@@ -231,6 +231,9 @@ class TuningRun:
             entry = {"name": name, "definition": definition, "tuned": tuned, "created": time.time()}
             self.update(lambda r, e=entry: r.setdefault("_smlocal", {}).setdefault("trials", []).append(e))
             request = tuning.trial_request(self.defs[definition], tuned, name, self.job["HyperParameterTuningJobArn"])
+            tags = self.ctx.store.tags(self.job["HyperParameterTuningJobArn"])
+            if tags:   # the tuning job's tags are added to every training job it launches, as on SageMaker
+                request["Tags"] = tags
             training.create(self.ctx, request, self.launcher)
             log.info("tuning job %s: trial %s with %s", self.name, name, tuned)
             active += 1

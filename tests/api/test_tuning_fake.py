@@ -180,6 +180,7 @@ def test_random_search_runs_max_jobs_trials_and_reports_the_best(sm, runtime, na
         training = sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
         assert training["TuningJobArn"] == job["HyperParameterTuningJobArn"]
         assert training["HyperParameters"] == {**tuned, "epochs": "2", "_tuning_objective_metric": "validation:score"}
+        assert sm.list_tags(ResourceArn=training["TrainingJobArn"])["Tags"] == [{"Key": "team", "Value": "ml"}]
     best = max(summaries, key=lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
     assert job["BestTrainingJob"]["TrainingJobName"] == best["TrainingJobName"]
     assert job["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == \

@@ -1,8 +1,8 @@
 """The SageMaker SDK's HyperparameterTuner, unmodified, against real trials in Docker: Random and Bayesian
 search over a bring-your-own image (whose score is a known function of its hyperparameters) and over the
 built-in XGBoost image; max_jobs trials with at most max_parallel_jobs at a time, best_training_job(),
-analytics().dataframe(), attach(), best_estimator().deploy() answering predictions, the CloudWatch
-metrics behind training_job_analytics, and Stop."""
+analytics().dataframe(), attach(), tuner.deploy() and best_estimator().deploy() answering predictions,
+the CloudWatch metrics behind training_job_analytics, and Stop."""
 
 from __future__ import annotations
 
@@ -95,9 +95,8 @@ def test_byo_image_tuning_best_job_analytics_attach_and_deploy(sdk, bucket, tune
                                                   abs=1e-5)
     if strategy == "Bayesian":
         return
-    predictor = tuner.best_estimator().deploy(initial_instance_count=1, instance_type="ml.m5.large",
-                                              image_uri=serve_image, serializer=CSVSerializer(),
-                                              deserializer=JSONDeserializer())
+    predictor = tuner.deploy(initial_instance_count=1, instance_type="ml.m5.large", image_uri=serve_image,
+                             serializer=CSVSerializer(), deserializer=JSONDeserializer())
     try:
         answer = predictor.predict([[1, 2]])
         assert answer == {"predictions": [3.0], "model": f"score {best_row['FinalObjectiveValue']:.6f}"}
@@ -169,12 +168,12 @@ def test_stopping_a_tuner_stops_its_running_trials(sdk, bucket, tune_image):
     tuner = byo_tuner(sdk, bucket, tune_image, "Random", max_jobs=6, parallel=2, epochs=1000, pause=0.2)
     name = short_name("stop")
     tuner.fit(job_name=name, wait=False)
-    client = sdk.sagemaker_client
+    client = sdk.boto_session.client("sagemaker")   # plain boto3: the SDK's first Describe would be held
     deadline = time.monotonic() + 180
     while True:
         summaries = client.list_training_jobs_for_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=name)["TrainingJobSummaries"]
-        training = [sdk.describe_training_job(s["TrainingJobName"]) for s in summaries]
+        training = [client.describe_training_job(TrainingJobName=s["TrainingJobName"]) for s in summaries]
         if len([t for t in training if t.get("SecondaryStatus") == "Training"]) == 2:
             break
         assert time.monotonic() < deadline, json.dumps(summaries, default=str)
