@@ -13,9 +13,12 @@ import time
 
 import boto3
 import pytest
+import rawclient as raw
+from botocore.parsers import create_parser
 from fake_runtime import FakeRuntime
 from support import REGION, S3_ACCESS, S3_SECRET, live_gateway
 
+from emulator.api.service_models import service_model
 from emulator.config import S3Settings
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -433,6 +436,20 @@ def test_cloudwatch_serves_a_trials_metric_series(gw, sm, name) -> None:
     assert result["Values"][-1] == pytest.approx(final)
     listed = cw.list_metrics(Namespace="/aws/sagemaker/TrainingJobs", Dimensions=[dims[0]])["Metrics"]
     assert sorted(m["MetricName"] for m in listed) == ["train:loss", "validation:score"]
+
+    # the query protocol (older botocore, AWS CLI v1): the same answer as XML
+    form = {"Action": "GetMetricStatistics", "Version": "2010-08-01", "Namespace": "/aws/sagemaker/TrainingJobs",
+            "MetricName": "validation:score", "Period": "3600", "Statistics.member.1": "SampleCount",
+            "Statistics.member.2": "Maximum", "Dimensions.member.1.Name": "TrainingJobName",
+            "Dimensions.member.1.Value": trial["TrainingJobName"],
+            "StartTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+            "EndTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end))}
+    response = raw.post_form(gw.url, form)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/xml")
+    shape = service_model("cloudwatch").operation_model("GetMetricStatistics").output_shape
+    parsed = create_parser("query").parse({"status_code": 200, "headers": dict(response.headers),
+                                           "body": response.content}, shape)
+    assert [(p["SampleCount"], p["Maximum"]) for p in parsed["Datapoints"]] == [(4.0, pytest.approx(final))]
 
 
 def test_hyperband_stops_every_trial_by_max_resource_epochs(sm, name) -> None:
