@@ -14,6 +14,7 @@ from emulator.api.dispatch import Service
 from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
 from emulator.api.s3proxy import S3Proxy
+from emulator.cloudwatch.service import CloudWatchOps
 from emulator.config import Settings
 from emulator.console.app import console_for
 from emulator.domain.records import Context
@@ -36,6 +37,7 @@ from emulator.sagemaker.sdk_wait import FirstDescribeWait
 from emulator.sagemaker.tags import TagOps
 from emulator.sagemaker.training import TrainingOps
 from emulator.sagemaker.transform import TransformOps
+from emulator.sagemaker.tuning import TuningOps
 from emulator.state.db import Database
 from emulator.state.logs import LogStore
 from emulator.state.metrics import MetricStore
@@ -76,7 +78,8 @@ def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emu
     identity = IdentityOps(settings)
     runtime = containers if containers is not None else DockerEngine()
     s3 = S3Client(settings.s3, settings.region) if settings.s3 else None
-    jobs = JobRuntime(JobServices(ctx, log_store, MetricStore(db), runtime, s3))
+    metrics = MetricStore(db)
+    jobs = JobRuntime(JobServices(ctx, log_store, metrics, runtime, s3))
     hosting = HostingRuntime(ctx, HostingServices(settings, runtime, log_store, s3))
     hold = FirstDescribeWait(settings.sdk_describe_wait)
     job_families = tuple(kind.family for kind in jobs.kinds.values())
@@ -85,11 +88,14 @@ def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emu
             records_api.operations(ctx, hold, held=job_families),
             TagOps(ctx).operations(), ModelOps(ctx).operations(), EndpointConfigOps(ctx).operations(),
             EndpointOps(ctx, hosting).operations(), TrainingOps(ctx, jobs).operations(),
-            ProcessingOps(ctx, jobs).operations(), TransformOps(ctx, jobs).operations()]),
+            ProcessingOps(ctx, jobs).operations(), TransformOps(ctx, jobs).operations(),
+            TuningOps(ctx, jobs).operations()]),
         "sagemaker-runtime": Service.build("sagemaker-runtime", [InvocationOps(ctx, hosting).operations()],
                                            validation_code="ValidationError"),
         "logs": Service.build("logs", [LogsOps(settings, log_store).operations()],
                               validation_code="InvalidParameterException"),
+        "cloudwatch": Service.build("cloudwatch", [CloudWatchOps(settings, metrics).operations()],
+                                    validation_code="InvalidParameterValue"),
         "sts": Service.build("sts", [identity.sts_operations()], validation_code="ValidationError"),
         "iam": Service.build("iam", [identity.iam_operations()], validation_code="ValidationError"),
     }

@@ -23,3 +23,14 @@ def parse_json_error(response: httpx.Response) -> dict:
         {"status_code": response.status_code, "headers": dict(response.headers), "body": response.content},
         None)
     return parsed
+
+
+def post_form(url: str, form: dict[str, str]) -> httpx.Response:
+    """A query-protocol request (form-encoded), as older botocore and the AWS CLI v1 send to CloudWatch."""
+    return _client.post(url + "/", data=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def parse_query_error(response: httpx.Response) -> dict:
+    """What boto3 would make of a query-protocol (XML) error response."""
+    return create_parser("query").parse(
+        {"status_code": response.status_code, "headers": dict(response.headers), "body": response.content}, None)

@@ -4,9 +4,11 @@
 |------------------------------------------------------------|------------------------------|
 | ``X-Amz-Target: SageMaker.<Op>``                           | sagemaker (JSON 1.1)         |
 | ``X-Amz-Target: Logs_20140328.<Op>``                       | logs (JSON 1.1)              |
+| ``X-Amz-Target: GraniteServiceVersion20100801.<Op>``       | cloudwatch (JSON 1.0)        |
 | ``POST /endpoints/{name}/invocations`` (and async, stream) | sagemaker-runtime (rest-json) |
 | form ``Action=...`` with Version 2011-06-15 / scope sts    | sts (query, XML)             |
 | form ``Action=...`` with Version 2010-05-08 / scope iam    | iam (query, XML)             |
+| form ``Action=...`` with Version 2010-08-01 / monitoring   | cloudwatch (query, XML)      |
 | anything else                                              | S3, proxied to the S3 server |
 """
 
@@ -25,7 +27,7 @@ from starlette.responses import Response
 from emulator import caller
 from emulator.api import query, restjson
 from emulator.api.dispatch import Service
-from emulator.api.responses import json_error, json_result, new_request_id, xml_error
+from emulator.api.responses import JSON_10, JSON_11, json_error, json_result, new_request_id, xml_error
 from emulator.api.s3proxy import S3Proxy
 from emulator.api.serialize import shape_output
 from emulator.errors import (
@@ -38,7 +40,9 @@ from emulator.errors import (
 log = logging.getLogger(__name__)
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
-_JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
+_JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs", "GraniteServiceVersion20100801": "cloudwatch"}
+_JSON_10 = {"cloudwatch"}                 # services whose JSON protocol is 1.0 (the rest are 1.1)
+_SCOPES = {"sts": "sts", "iam": "iam", "monitoring": "cloudwatch"}   # SigV4 signing name -> service
 _REST_JSON = "application/json"
 
 
@@ -113,9 +117,10 @@ class Gateway:
                 raise SerializationException("The request body is nested too deeply.") from None
             with caller.calling_as(request.headers.get("user-agent")):  # worker threads inherit the hint
                 op, result = await service.acall(operation, params)
-            return json_result(shape_output(op.output_shape, result), request_id)
+            return json_result(shape_output(op.output_shape, result), request_id,
+                               JSON_10 if service.name in _JSON_10 else JSON_11)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
-            return json_error(exc, request_id)
+            return json_error(exc, request_id, JSON_10 if name in _JSON_10 else JSON_11)
 
     async def _rest_json(self, service: Service, request: Request, request_id: str) -> Response:
         try:
@@ -157,8 +162,8 @@ class Gateway:
 
 def _query_service(form: dict[str, str], authorization: str) -> str | None:
     scope = _SCOPE.search(authorization)
-    if scope and scope.group(2) in ("sts", "iam"):
-        return scope.group(2)
+    if scope and scope.group(2) in _SCOPES:
+        return _SCOPES[scope.group(2)]
     return query.VERSIONS.get(form.get("Version", ""))
 
 

@@ -1,4 +1,4 @@
-"""The AWS query protocol (STS, IAM): form-encoded requests, XML responses.
+"""The AWS query protocol (STS, IAM, CloudWatch): form-encoded requests, XML responses.
 
 Both directions walk botocore shapes, so any query operation a provider implements is served.
 """
@@ -17,8 +17,9 @@ from emulator.errors import SerializationException
 NAMESPACES = {
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
     "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "cloudwatch": "http://monitoring.amazonaws.com/doc/2010-08-01/",
 }
-VERSIONS = {"2011-06-15": "sts", "2010-05-08": "iam"}
+VERSIONS = {"2011-06-15": "sts", "2010-05-08": "iam", "2010-08-01": "cloudwatch"}
 
 
 # --- request -----------------------------------------------------------------------------------------

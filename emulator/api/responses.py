@@ -14,6 +14,7 @@ from emulator.errors import InternalFailure, ServiceError
 log = logging.getLogger(__name__)
 
 JSON_11 = "application/x-amz-json-1.1"
+JSON_10 = "application/x-amz-json-1.0"
 
 
 def new_request_id() -> str:
@@ -37,7 +38,7 @@ def json_error(exc: BaseException, request_id: str, content_type: str = JSON_11)
     """JSON 1.1 and rest-json errors: botocore reads ``__type`` (JSON) or the header (rest-json)."""
     err = as_service_error(exc)
     body: dict[str, Any] = {"__type": err.code, "message": err.message}
-    if content_type != JSON_11:
+    if content_type not in (JSON_11, JSON_10):
         body["Message"] = err.message  # rest-json shapes (ModelError, ...) declare "Message"
     body.update(err.fields)
     return Response(json.dumps(body, separators=(",", ":")), status_code=err.status,

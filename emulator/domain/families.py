@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from emulator.errors import ResourceInUse, ServiceError, ValidationException
+from emulator.errors import ResourceInUse, ResourceNotFound, ServiceError, ValidationException
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class Family:
     not_found: Callable[[str, str], ServiceError]        # (name, arn) -> error
     already_exists: Callable[[str, str], ServiceError]   # (name, arn) -> error
     lowercase_arn: bool = False     # hosting resources: SageMaker lower-cases the name in the ARN
+    # List<Noun>s: the summary of a record when it differs from the record (members the list shape has
+    # and the Describe shape keeps elsewhere); None: the record itself (the output shape drops the rest)
+    summary: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
     def name_field(self) -> str:
@@ -80,5 +84,21 @@ ENDPOINT = Family(
     not_found=_could_not_find("endpoint"), already_exists=_cannot_create("endpoint"),
     lowercase_arn=True)
 
-ALL = (TRAINING_JOB, PROCESSING_JOB, TRANSFORM_JOB, MODEL, ENDPOINT_CONFIG, ENDPOINT)
+
+
+def _tuning_summary(record: dict[str, Any]) -> dict[str, Any]:
+    config = record.get("HyperParameterTuningJobConfig", {})
+    return {**record, "Strategy": config.get("Strategy"), "ResourceLimits": config.get("ResourceLimits")}
+
+
+TUNING_JOB = Family(
+    kind="hyper-parameter-tuning-job", noun="HyperParameterTuningJob",
+    list_key="HyperParameterTuningJobSummaries", status_field="HyperParameterTuningJobStatus",
+    not_found=lambda name, arn: ResourceNotFound(f"Amazon SageMaker can't find a tuning job called {name}. "
+                                                 "Type another name."),
+    already_exists=lambda name, arn: ResourceInUse(f"A hyperparameter tuning job with the name, {name}, already "
+                                                   "exists. Choose a different name."),
+    summary=_tuning_summary)
+
+ALL = (TRAINING_JOB, PROCESSING_JOB, TRANSFORM_JOB, MODEL, ENDPOINT_CONFIG, ENDPOINT, TUNING_JOB)
 BY_KIND = {family.kind: family for family in ALL}

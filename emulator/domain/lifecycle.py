@@ -16,18 +16,31 @@ from enum import Enum
 from typing import Any
 
 from emulator.domain import training_status
-from emulator.domain.families import PROCESSING_JOB, TRAINING_JOB, TRANSFORM_JOB, Family
+from emulator.domain.families import PROCESSING_JOB, TRAINING_JOB, TRANSFORM_JOB, TUNING_JOB, Family
 from emulator.errors import ValidationException
 
 
 class JobStatus(str, Enum):
-    """TrainingJobStatus, ProcessingJobStatus and TransformJobStatus (the same five names)."""
+    """TrainingJobStatus, ProcessingJobStatus, TransformJobStatus and HyperParameterTuningJobStatus (the
+    same five names; the tuning enum also has Deleting and DeleteFailed, which smlocal never shows:
+    DeleteHyperParameterTuningJob removes an ended job's record at once)."""
 
     IN_PROGRESS = "InProgress"
     COMPLETED = "Completed"
     FAILED = "Failed"
     STOPPING = "Stopping"
     STOPPED = "Stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ObjectiveStatus(str, Enum):
+    """A tuning trial's ObjectiveStatus: Pending while it runs, then whether it reported the objective."""
+
+    SUCCEEDED = "Succeeded"
+    PENDING = "Pending"
+    FAILED = "Failed"
 
     def __str__(self) -> str:
         return self.value
@@ -174,5 +187,6 @@ class TrainingLifecycle(JobLifecycle):
 TRAINING = TrainingLifecycle(TRAINING_JOB, "training job", "TrainingEndTime")
 PROCESSING = JobLifecycle(PROCESSING_JOB, "processing job", "ProcessingEndTime")
 TRANSFORM = JobLifecycle(TRANSFORM_JOB, "transform job", "TransformEndTime")
-JOBS = (TRAINING, PROCESSING, TRANSFORM)
+TUNING = JobLifecycle(TUNING_JOB, "hyperparameter tuning job", "HyperParameterTuningEndTime")
+JOBS = (TRAINING, PROCESSING, TRANSFORM, TUNING)
 BY_FAMILY = {lifecycle.family.kind: lifecycle for lifecycle in JOBS}

@@ -75,6 +75,8 @@ class Records:
         page, token = list_page(self.ctx.store.all(self.family.kind), params,
                                 name_field=self.family.name_field,
                                 status_field=self.family.status_field)
+        if self.family.summary is not None:
+            page = [self.family.summary(record) for record in page]
         out: dict[str, Any] = {self.family.list_key: page}
         if token:
             out["NextToken"] = token

@@ -70,12 +70,17 @@ def _check_resources(resources: dict[str, Any]) -> None:
             f"machine); the request asks for {resources['InstanceCount']}.")
 
 
-def create(ctx: Context, params: dict[str, Any], launcher: JobLauncher) -> dict[str, Any]:
-    """Validate a CreateTrainingJob request, write the record (InProgress / Starting) and launch it."""
+def validate(params: dict[str, Any]) -> None:
+    """What ``create`` checks before writing anything (tuning jobs check their trials' requests with it)."""
     for required in ("AlgorithmSpecification", "ResourceConfig"):
         if required not in params:
             raise ValidationException(f"{required} is required.")
     _check_supported(params)
+
+
+def create(ctx: Context, params: dict[str, Any], launcher: JobLauncher) -> dict[str, Any]:
+    """Validate a CreateTrainingJob request, write the record (InProgress / Starting) and launch it."""
+    validate(params)
     record = {k: v for k, v in params.items() if k != "Tags"}
     record["StoppingCondition"] = {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME,
                                    **(params.get("StoppingCondition") or {})}

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from emulator import images, instances
 from emulator.config import Settings
 from emulator.domain.lifecycle import JobLifecycle, JobStatus
+from emulator.domain.ports import JobLauncher
 from emulator.domain.records import Context, Records
 from emulator.infra.containers import ContainerError, ContainerRuntime, ContainerSpec
 from emulator.infra.log_pump import LogPump
@@ -56,13 +57,14 @@ class Stopped(Exception):
 @dataclass
 class JobServices:
     """Everything a job runner needs: durable state, the container runtime (Docker, or the tests'
-    in-memory fake) and S3."""
+    in-memory fake) and S3; ``launcher`` (the job runtime itself) for runners that start other jobs."""
 
     ctx: Context
     logs: LogStore
     metrics: MetricStore
     docker: ContainerRuntime
     s3: S3Client | None
+    launcher: JobLauncher | None = None
 
     @property
     def settings(self) -> Settings:

@@ -19,6 +19,7 @@ class JobRuntime:
         self.services = services
         self.kinds = {kind.family.kind: kind for kind in kinds}
         self.scheduler = Scheduler(services.settings.max_concurrent_jobs)
+        services.launcher = self   # runners that start other jobs (tuning) launch them here
 
     def _kind(self, family: Family) -> JobKind:
         return self.kinds.get(family.kind) or BY_KIND[family.kind]
@@ -29,6 +30,9 @@ class JobRuntime:
     # --- JobLauncher -------------------------------------------------------------------------------
     def launch(self, family: Family, name: str, reattach: bool = False) -> JobControl:
         kind = self._kind(family)
+        if not kind.pooled:
+            return self.scheduler.spawn(kind.key(name),
+                                        lambda control: kind.run(self.services, name, control, reattach))
         if self._busy() and not reattach:
             self._show_waiting(kind, name, f"Waiting for a free job slot ({self.scheduler.max_concurrent} jobs "
                                            "run at once; SMLOCAL_MAX_CONCURRENT_JOBS)")

@@ -23,6 +23,7 @@ class JobControl:
     stop: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    unpooled: bool = False   # a coordinator on its own thread (``Scheduler.spawn``), not in a slot
 
 
 class Scheduler:
@@ -43,6 +44,15 @@ class Scheduler:
         self._queue.put((control, run))
         return control
 
+    def spawn(self, key: str, run: Callable[[JobControl], None]) -> JobControl:
+        """Run a job that only coordinates other jobs (a tuning job) on its own daemon thread, outside the
+        pool: it must not hold a slot while the jobs it starts wait for one."""
+        control = JobControl(key, unpooled=True)
+        with self._lock:
+            self._controls[key] = control
+        threading.Thread(target=self._run, args=(control, run), name=f"coordinator-{key}", daemon=True).start()
+        return control
+
     def control(self, key: str) -> JobControl | None:
         with self._lock:
             return self._controls.get(key)
@@ -51,25 +61,29 @@ class Scheduler:
         return self._queue.qsize()
 
     def running(self) -> int:
+        """Jobs holding a worker slot (coordinators started with ``spawn`` hold none)."""
         with self._lock:
-            return sum(1 for c in self._controls.values() if c.started.is_set() and not c.done.is_set())
+            return sum(1 for c in self._controls.values()
+                       if c.started.is_set() and not c.done.is_set() and not c.unpooled)
 
     def _work(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            control, run = item
-            control.started.set()
-            try:
-                run(control)
-            except Exception:
-                log.exception("job %s crashed", control.key)
-            finally:
-                control.done.set()
-                with self._lock:
-                    if self._controls.get(control.key) is control:
-                        del self._controls[control.key]
+            self._run(*item)
+
+    def _run(self, control: JobControl, run: Callable[[JobControl], None]) -> None:
+        control.started.set()
+        try:
+            run(control)
+        except Exception:
+            log.exception("job %s crashed", control.key)
+        finally:
+            control.done.set()
+            with self._lock:
+                if self._controls.get(control.key) is control:
+                    del self._controls[control.key]
 
     def shutdown(self) -> None:
         for _ in self._workers:

@@ -29,6 +29,20 @@ class MetricStore:
             out.setdefault(row["name"], []).append((row["ts"], row["value"]))
         return out
 
+    def points(self, arn: str, name: str, start_ms: int, end_ms: int) -> list[tuple[int, float]]:
+        """One metric's datapoints with ``start_ms <= ts < end_ms``, oldest first (the index serves it)."""
+        rows = self.db.query("SELECT ts, value FROM metrics WHERE arn=? AND name=? AND ts>=? AND ts<? "
+                             "ORDER BY ts, rowid", (arn, name, start_ms, end_ms))
+        return [(row["ts"], row["value"]) for row in rows]
+
+    def names(self, arn: str | None = None) -> list[tuple[str, str]]:
+        """(job ARN, metric name) of every series, or of one job's."""
+        if arn is not None:
+            rows = self.db.query("SELECT DISTINCT arn, name FROM metrics WHERE arn=? ORDER BY name", (arn,))
+        else:
+            rows = self.db.query("SELECT DISTINCT arn, name FROM metrics ORDER BY arn, name")
+        return [(row["arn"], row["name"]) for row in rows]
+
     def final(self, arn: str) -> list[dict[str, Any]]:
         """Last value per metric (used when a job is reattached after a restart)."""
         latest: dict[str, tuple[float, int]] = {}

@@ -49,6 +49,17 @@ class ResourceStore:
         rows = self.db.query("SELECT body FROM resources WHERE kind=? AND key=?", (kind, name.lower()))
         return loads(rows[0]["body"]) if rows else None
 
+    def get_many(self, kind: str, names: list[str]) -> dict[str, dict[str, Any]]:
+        """Records of a kind by (case-insensitive) name, in one query; missing names are left out."""
+        found: dict[str, dict[str, Any]] = {}
+        keys = [n.lower() for n in names]
+        for start in range(0, len(keys), 500):   # SQLite's limit on bound parameters
+            chunk = keys[start:start + 500]
+            rows = self.db.query(f"SELECT key, body FROM resources WHERE kind=? AND key IN "
+                                 f"({','.join('?' * len(chunk))})", [kind, *chunk])
+            found.update((r["key"], loads(r["body"])) for r in rows)
+        return found
+
     def kind_of_arn(self, arn: str) -> str | None:
         rows = self.db.query("SELECT kind FROM resources WHERE arn=?", (arn,))
         return rows[0]["kind"] if rows else None

@@ -731,6 +731,222 @@ def _(c, name):
         {"<name>": "bad role!", "<pattern>": pattern_of("iam", "GetRole", "RoleName")}
 
 
+# --- hyperparameter tuning jobs and CloudWatch --------------------------------------------------------
+def _tuning_name(name: str) -> str:
+    return "hp-" + name[-24:].lstrip("-")
+
+
+def _tuning_request(name: str, strategy: str = "Random", ranges: dict | None = None, **limits) -> dict:
+    return {"HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobConfig": {
+                "Strategy": strategy,
+                "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1, **limits},
+                "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+                "ParameterRanges": ranges if ranges is not None else {
+                    "ContinuousParameterRanges": [{"Name": "lr", "MinValue": "0.1", "MaxValue": "1"}]}},
+            "TrainingJobDefinition": {
+                "AlgorithmSpecification": {"TrainingImage": "123.dkr.ecr.us-east-1.amazonaws.com/img:1",
+                                           "TrainingInputMode": "File",
+                                           "MetricDefinitions": [{"Name": "loss", "Regex": "loss=(.*)"}]},
+                "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+                "OutputDataConfig": {"S3OutputPath": "s3://bucket/out"},
+                "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 60}}}
+
+
+def _tuning_record(c, name: str, status: str) -> None:
+    """A tuning job record in ``status`` with no runner behind it (nothing starts trials)."""
+    request = _tuning_request(name)
+    Records(c.live, families.TUNING_JOB).create(name, {**request, "HyperParameterTuningJobStatus": status})
+
+
+def _create_tuning(c, request: dict):
+    return client_error(c.sm.create_hyper_parameter_tuning_job, **request)
+
+
+GRID_RANGES = {"IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "3"}],
+               "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}]}
+
+
+@case("HP01")
+def _(c, name):
+    name = _tuning_name(name)
+    return client_error(c.sm.describe_hyper_parameter_tuning_job, HyperParameterTuningJobName=name), {"<name>": name}
+
+
+@case("HP02")
+def _(c, name):
+    name = _tuning_name(name)
+    _tuning_record(c, name, "Completed")
+    return _create_tuning(c, _tuning_request(name.upper())), {"<name>": name.upper()}
+
+
+@case("HP03")
+def _(c, name):
+    long_name = "t" * 33
+    return _create_tuning(c, _tuning_request(long_name)), \
+        {"<name>": long_name, "<pattern>": pattern_of("sagemaker", "CreateHyperParameterTuningJob",
+                                                      "HyperParameterTuningJobName")}
+
+
+@case("HP04")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name))
+    request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"] = "validation:auc"
+    return _create_tuning(c, request), {}
+
+
+@case("HP05")
+def _(c, name):
+    return _create_tuning(c, _tuning_request(_tuning_name(name), ranges=GRID_RANGES, MaxNumberOfTrainingJobs=10)), {}
+
+
+@case("HP06")
+def _(c, name):
+    ranges = {"ContinuousParameterRanges": [{"Name": "lr", "MinValue": "1", "MaxValue": "0.1"}]}
+    return _create_tuning(c, _tuning_request(_tuning_name(name), ranges=ranges)), {}
+
+
+@case("HP07")
+def _(c, name):
+    ranges = {"ContinuousParameterRanges": [{"Name": "lr", "MinValue": "0", "MaxValue": "1",
+                                             "ScalingType": "Logarithmic"}]}
+    return _create_tuning(c, _tuning_request(_tuning_name(name), ranges=ranges)), {}
+
+
+@case("HP08")
+def _(c, name):
+    return _create_tuning(c, _tuning_request(_tuning_name(name), strategy="Hyperband")), {}
+
+
+@case("HP21")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name), strategy="Hyperband")
+    request["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Auto"
+    request["HyperParameterTuningJobConfig"]["StrategyConfig"] = {"HyperbandStrategyConfig": {"MaxResource": 9}}
+    return _create_tuning(c, request), {}
+
+
+@case("HP09")
+def _(c, name):
+    return _create_tuning(c, _tuning_request(_tuning_name(name), strategy="Grid")), {}
+
+
+@case("HP10")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name), strategy="Grid", ranges=GRID_RANGES, MaxNumberOfTrainingJobs=5)
+    return _create_tuning(c, request), {}
+
+
+@case("HP11")
+def _(c, name):
+    return _create_tuning(c, _tuning_request(_tuning_name(name), MaxNumberOfTrainingJobs=501)), {}
+
+
+@case("HP12")
+def _(c, name):
+    name = _tuning_name(name)
+    _tuning_record(c, name, "Completed")
+    return client_error(c.sm.stop_hyper_parameter_tuning_job, HyperParameterTuningJobName=name), {}
+
+
+@case("HP13")
+def _(c, name):
+    name = _tuning_name(name)
+    return client_error(c.sm.stop_hyper_parameter_tuning_job, HyperParameterTuningJobName=name), {"<name>": name}
+
+
+@case("HP14")
+def _(c, name):
+    name = _tuning_name(name)
+    _tuning_record(c, name, "InProgress")
+    return client_error(c.sm.delete_hyper_parameter_tuning_job, HyperParameterTuningJobName=name), {"<name>": name}
+
+
+@case("HP15")
+def _(c, name):
+    name = _tuning_name(name)
+    return client_error(c.sm.list_training_jobs_for_hyper_parameter_tuning_job,
+                        HyperParameterTuningJobName=name), {"<name>": name}
+
+
+@case("HP16")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name))
+    request["TrainingJobDefinitions"] = [{**request["TrainingJobDefinition"], "DefinitionName": "d"}]
+    return _create_tuning(c, request), {}
+
+
+@case("HP17")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name))
+    parent = _tuning_name(name) + "-p"
+    request["WarmStartConfig"] = {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
+                                  "WarmStartType": "TransferLearning"}
+    return _create_tuning(c, request), {"<name>": parent}
+
+
+@case("HP18")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name))
+    request["HyperParameterTuningJobConfig"]["TuningJobCompletionCriteria"] = {
+        "ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}}
+    return _create_tuning(c, request), {}
+
+
+@case("HP19")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name))
+    del request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"]
+    return _create_tuning(c, request), {}
+
+
+@case("HP20")
+def _(c, name):
+    request = _tuning_request(_tuning_name(name))
+    request["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
+    return _create_tuning(c, request), {}
+
+
+def _statistics_request(**changes) -> dict:
+    return {"Namespace": "/aws/sagemaker/TrainingJobs", "MetricName": "loss",
+            "Dimensions": [{"Name": "TrainingJobName", "Value": "job"}],
+            "StartTime": 1_700_000_000, "EndTime": 1_700_003_600, "Period": 60, **changes}
+
+
+@case("CW01")
+def _(c, name):
+    return client_error(c.cloudwatch.get_metric_statistics, **_statistics_request()), {}
+
+
+@case("CW02")
+def _(c, name):
+    return client_error(c.cloudwatch.get_metric_statistics, **_statistics_request(Period=1, Statistics=["Sum"])), \
+        {"<count>": "3600"}
+
+
+@case("CW03")
+def _(c, name):
+    return client_error(c.cloudwatch.get_metric_data, StartTime=1_700_000_000, EndTime=1_700_003_600,
+                        MetricDataQueries=[{"Id": "e1", "Expression": "m1 * 2"}]), {}
+
+
+@case("CW04")
+def _(c, name):
+    return c.raw("GraniteServiceVersion20100801.GetMetricStatistics",
+                 _statistics_request(Period=0, Statistics=["Sum"])), {}
+
+
+@case("CW05")
+def _(c, name):
+    form = {"Action": "GetMetricStatistics", "Version": "2010-08-01", "Namespace": "/aws/sagemaker/TrainingJobs",
+            "MetricName": "loss", "StartTime": "2023-11-14T22:13:20Z", "EndTime": "2023-11-14T23:13:20Z",
+            "Period": "60", "Dimensions.member.1.Name": "TrainingJobName", "Dimensions.member.1.Value": "job"}
+    response = raw.post_form(c.url, form)
+    error = raw.parse_query_error(response)["Error"]
+    return (error["Code"], response.status_code, error["Message"]), {}
+
+
 # --- the harness ---------------------------------------------------------------------------------------
 class Clients:
     def __init__(self, gateway, domain: Context, fake_port: int = 0) -> None:
@@ -741,6 +957,7 @@ class Clients:
         self.logs = gateway.client("logs")
         self.runtime = gateway.client("sagemaker-runtime")
         self.iam = gateway.client("iam")
+        self.cloudwatch = gateway.client("cloudwatch")
         self.url = gateway.url
         self.domain = domain
 

@@ -45,7 +45,9 @@ def s3(embedded_s3):
 
 @pytest.fixture(scope="session")
 def bucket(s3):
-    s3.create_bucket(Bucket="jobs")
+    # tests/e2e imports these fixtures, so a run of both rings asks for the bucket twice
+    if "jobs" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="jobs")
     return "jobs"
 
 
@@ -73,6 +75,12 @@ def build_image(name: str, tag: str) -> str:
 @pytest.fixture(scope="session")
 def train_image(base_image) -> str:
     return build_image("train", "smlocal-test/train:latest")
+
+
+@pytest.fixture(scope="session")
+def tune_image(base_image) -> str:
+    """A training image whose score is a known function of its hyperparameters (tuning tests)."""
+    return build_image("tune", "smlocal-test/tune:latest")
 
 
 @pytest.fixture(scope="session")

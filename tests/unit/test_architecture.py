@@ -28,6 +28,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "hosting": LEAVES | {"state", "s3", "infra", "domain"},
     "sagemaker": HANDLERS,
     "logs": HANDLERS,
+    "cloudwatch": HANDLERS,
     "identity": HANDLERS,
     "console": LEAVES | {"state", "domain", "infra", "s3"},   # reads records; acts through the handler table
     "api": LEAVES | {"s3"},            # the S3 proxy re-signs with emulator.s3.sse

@@ -27,7 +27,8 @@ def emulator(tmp_path):
 
 def test_the_real_table_serves_reads_on_the_loop_and_everything_else_off_it(emulator) -> None:
     sagemaker = emulator.services["sagemaker"].handlers
-    held = {f"Describe{f.noun}" for f in (families.TRAINING_JOB, families.PROCESSING_JOB, families.TRANSFORM_JOB)}
+    held = {f"Describe{f.noun}" for f in (families.TRAINING_JOB, families.PROCESSING_JOB, families.TRANSFORM_JOB,
+                                          families.TUNING_JOB)}
     for family in families.ALL:
         assert sagemaker[f"List{family.noun}s"].where is Where.LOOP
         describe = sagemaker[f"Describe{family.noun}"]
@@ -41,6 +42,9 @@ def test_the_real_table_serves_reads_on_the_loop_and_everything_else_off_it(emul
     for service in ("logs", "sts", "iam"):
         assert emulator.services[service].handlers and all(
             spec.where is Where.THREAD for spec in emulator.services[service].handlers.values())
+    # CloudWatch metric reads are indexed reads: the SDK's analytics send one per metric definition
+    assert {op: spec.where for op, spec in emulator.services["cloudwatch"].handlers.items()} == {
+        "GetMetricStatistics": Where.LOOP, "GetMetricData": Where.LOOP, "ListMetrics": Where.LOOP}
 
 
 def describe_op(family: families.Family) -> str:
