@@ -145,3 +145,56 @@ def render(name: str, points: list[tuple[int, float]], start_ms: int | None = No
                 f'{escape(elapsed_label(seconds))}</title></circle>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def trials(name: str, points: list[tuple[str, int, float]], start_ms: int, best: str | None,
+           maximize: bool) -> Markup:
+    """A tuning job's objective chart: one marker per ended trial at (time it ended since the tuning
+    job started, its final objective), the best-so-far as a step line, the best trial highlighted.
+    ``points`` are (trial name, end epoch ms, final objective) in any order."""
+    if not points:
+        return Markup("")
+    ordered = sorted(points, key=lambda p: p[1])
+    xs = [max(0.0, (ms - start_ms) / 1000) for _, ms, _ in ordered]
+    values = [v for _, _, v in ordered]
+    x_axis = time_axis(max(xs))
+    y_axis = value_axis(values)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x_of(seconds: float) -> float:
+        return LEFT + plot_w * (seconds - x_axis.low) / ((x_axis.high - x_axis.low) or 1)
+
+    def y_of(value: float) -> float:
+        return TOP + plot_h * (1 - (value - y_axis.low) / ((y_axis.high - y_axis.low) or 1))
+
+    title = escape(name)
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title}: '
+             f'{len(points)} trials" data-metric="{title}" data-count="{len(points)}">']
+    for tick in y_axis.ticks:
+        y = y_of(tick)
+        parts.append(f'<line class="grid-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="axis-label" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                     f'{escape(number_label(tick))}</text>')
+    for tick in x_axis.ticks:
+        parts.append(f'<text class="axis-label" x="{x_of(tick):.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
+                     f'{escape(elapsed_label(tick))}</text>')
+    # the best objective reached so far, as a step line
+    steps: list[str] = []
+    record: float | None = None
+    for seconds, value in zip(xs, values, strict=True):
+        if record is not None:
+            steps.append(f"{x_of(seconds):.1f},{y_of(record):.1f}")
+        if record is None or (value > record if maximize else value < record):
+            record = value
+        steps.append(f"{x_of(seconds):.1f},{y_of(record):.1f}")
+    parts.append(f'<polyline class="series s1 best-so-far" points="{" ".join(steps)}"/>')
+    for (trial, ms, value), seconds in zip(ordered, xs, strict=True):
+        chosen = trial == best
+        css = "point best" if chosen else "point p2"
+        parts.append(
+            f'<circle class="{css}" cx="{x_of(seconds):.1f}" cy="{y_of(value):.1f}" r="{6 if chosen else 4}" '
+            f'data-trial="{escape(trial)}" data-ts="{ms}" data-value="{value!r}"'
+            f'{" data-best" if chosen else ""}><title>{escape(trial)}: {title} = '
+            f'{escape(number_label(value))}{" (best)" if chosen else ""}</title></circle>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

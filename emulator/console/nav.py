@@ -2,7 +2,7 @@
 
 ``PAGES`` names the modules under ``emulator.console.pages``; each has ``register(app, console)``
 adding its routes. ``NAV`` is the sidebar, in order. A new family (pipelines and the model registry
-with issue 14, tuning jobs with issue 15) is one module in ``pages/`` plus its lines here.
+with issue 14) is one module in ``pages/`` plus its lines here.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("training-jobs", "Training jobs", "/training-jobs", "Jobs", "t"),
     NavItem("processing-jobs", "Processing jobs", "/processing-jobs", "Jobs", "p"),
     NavItem("transform-jobs", "Transform jobs", "/transform-jobs", "Jobs", "b"),
-    # issue 15: NavItem("tuning-jobs", "Tuning jobs", "/tuning-jobs", "Jobs", "h"),
+    NavItem("tuning-jobs", "Tuning jobs", "/tuning-jobs", "Jobs", "h"),
     # issue 14: NavItem("pipelines", "Pipelines", "/pipelines", "Pipelines", "l"),
     # issue 14: NavItem("model-registry", "Model registry", "/model-registry", "Pipelines", "r"),
     NavItem("endpoints", "Endpoints", "/endpoints", "Inference", "e"),
@@ -33,7 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("s3", "S3 buckets", "/s3", "Data", "s"),
 )
 
-PAGES: tuple[str, ...] = ("overview", "jobs", "endpoints", "models", "s3")
+PAGES: tuple[str, ...] = ("overview", "jobs", "tuning", "endpoints", "models", "s3")
 
 
 def grouped() -> list[tuple[str, list[NavItem]]]:

@@ -26,6 +26,7 @@ from integration.conftest import (  # noqa: F401 - pytest finds fixtures by name
     s3_server,
     serve_image,
     train_image,
+    tune_image,
 )
 from support import S3_ACCESS, S3_SECRET, live_gateway
 

@@ -75,3 +75,32 @@ def test_many_points_draw_a_thinned_line_without_markers():
 
 def test_no_points_no_chart():
     assert str(charts.render("m", [])) == ""
+
+
+def test_trials_chart_marks_every_trial_and_the_best_and_steps_the_best_so_far():
+    import re as _re
+
+    from emulator.console.charts import trials
+
+    points = [("t-003", 7_000, 0.5), ("t-001", 3_000, 0.2), ("t-002", 5_000, 0.9), ("t-004", 9_000, 0.4)]
+    svg = str(trials("validation:score", points, 1_000, "t-002", maximize=True))
+    markers = _re.findall(r'data-trial="([^"]+)" data-ts="(\d+)" data-value="([^"]+)"', svg)
+    assert [(t, int(ts), float(v)) for t, ts, v in markers] == sorted(points, key=lambda p: p[1])
+    assert _re.findall(r'data-trial="([^"]+)"[^>]*data-best', svg) == ["t-002"]
+    assert 'data-count="4"' in svg
+    # the best-so-far line never goes down when maximizing: 0.2, 0.5, then 0.9 to the end
+    line = _re.search(r'class="series s1 best-so-far" points="([^"]+)"', svg).group(1)
+    ys = [float(p.split(",")[1]) for p in line.split()]
+    assert ys == sorted(ys, reverse=True)       # SVG y grows downwards
+    minimizing = str(trials("loss", points, 1_000, "t-001", maximize=False))
+    ys = [float(p.split(",")[1]) for p in
+          _re.search(r'best-so-far" points="([^"]+)"', minimizing).group(1).split()]
+    assert len(set(ys)) == 1                    # 0.2 came first and stayed the lowest
+
+
+def test_trials_chart_is_empty_without_ended_trials_and_escapes_names():
+    from emulator.console.charts import trials
+
+    assert str(trials("m", [], 0, None, maximize=True)) == ""
+    svg = str(trials("<m>", [("<x>", 10, 1.0)], 0, "<x>", maximize=True))
+    assert "<x>" not in svg and "&lt;x&gt;" in svg and "&lt;m&gt;" in svg
