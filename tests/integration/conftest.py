@@ -101,8 +101,10 @@ def framework_image(base_image):
 
 
 @pytest.fixture(scope="session")
-def process_image(require_docker) -> str:
-    """A processing image with its own ENTRYPOINT, FROM smlocal/ml-base (python3, pandas, pip)."""
+def process_image(framework_image) -> str:
+    """A processing image with its own ENTRYPOINT, FROM smlocal/ml-base (python3, pandas, pip), which is
+    built first when no earlier test built it (a ring run alone, or in another order)."""
+    framework_image("ml-base")
     return build_image("process", "smlocal-test/process:latest")
 
 
