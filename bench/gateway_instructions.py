@@ -1,0 +1,134 @@
+"""Gateway CPU per request as instruction counts (callgrind), which a busy 2-core machine does not blur.
+
+`smlocal up` runs under ``valgrind --tool=callgrind --instr-atstart=no``; once it answers and its
+records are seeded, instrumentation is switched on, the counters are zeroed, one client sends N
+requests of an operation, and the dump's total is divided by N. Everything the served process did in
+that window counts (HTTP parsing, dispatch, handler, serialisation, and any background thread).
+
+    python -m bench.gateway_instructions [--checkout DIR] [--requests 200]
+
+``--checkout`` runs another checkout's code (e.g. a worktree of an older commit) with this
+environment, to compare two versions in one run. Not part of ``python -m bench``: a run takes
+several minutes (the server starts under valgrind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _client(url: str, key: str, secret: str):
+    return boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+
+
+def _ready(data: Path, process: subprocess.Popen, timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"smlocal exited with {process.returncode}")
+        runtime = data / "runtime.json"
+        if runtime.exists():
+            info = json.loads(runtime.read_text())
+            try:
+                _client(info["gateway_url"], "bench", "bench").list_models(MaxResults=1)
+                return info
+            except Exception:  # noqa: BLE001 - not answering yet
+                pass
+        time.sleep(2)
+    raise SystemExit("smlocal did not answer under valgrind in time")
+
+
+def _control(pid: int, *args: str) -> None:
+    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True, timeout=600)
+
+
+def _total(out: Path, before: set[Path]) -> int:
+    """The instruction total of the newest dump."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        dumps = sorted(set(out.parent.glob(out.name + "*")) - before, key=lambda p: p.stat().st_mtime)
+        for dump in reversed(dumps):
+            text = dump.read_text(errors="replace")
+            found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+            if found:
+                return int(found.group(1))
+        time.sleep(1)
+    raise SystemExit("no callgrind dump appeared")
+
+
+def measure(checkout: Path, requests: int) -> dict[str, int]:
+    with tempfile.TemporaryDirectory(prefix="smlocal-cg-") as tmp:
+        data, out = Path(tmp) / "data", Path(tmp) / "callgrind.out"
+        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+               str(Path(os.sys.executable)), "-c", "from emulator.cli.main import app; app()", "up",
+               "--port", str(_free_port()), "--s3-port", str(_free_port()),
+               "--data-dir", str(data), "--no-build-images"]
+        process = subprocess.Popen(cmd, cwd=checkout, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            info = _ready(data, process)
+            sm = _client(info["gateway_url"], "bench", "bench")
+            for index in range(10):
+                sm.create_model(ModelName=f"seed-{index}", ExecutionRoleArn=ROLE,
+                                PrimaryContainer={"Image": "smlocal-bench/none:1"})
+            operations = {
+                "DescribeModel": lambda i: sm.describe_model(ModelName=f"seed-{i % 10}"),
+                "ListModels": lambda i: sm.list_models(MaxResults=10),
+                "CreateModel": lambda i: sm.create_model(ModelName=f"m-{i}", ExecutionRoleArn=ROLE,
+                                                         PrimaryContainer={"Image": "smlocal-bench/none:1"}),
+            }
+            result = {}
+            for name, call in operations.items():
+                for i in range(10):               # warm-up
+                    call(10_000 + i)
+                _control(process.pid, "-i", "on")
+                _control(process.pid, "-z")
+                before = set(out.parent.glob(out.name + "*"))
+                for i in range(requests):
+                    call(i)
+                _control(process.pid, "-d")
+                _control(process.pid, "-i", "off")
+                result[name] = _total(out, before) // requests
+                print(f"{name}: {result[name]:,} instructions per request", flush=True)
+            return result
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(120)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkout", type=Path, default=ROOT)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.checkout.resolve(), args.requests)))
+
+
+if __name__ == "__main__":
+    main()
