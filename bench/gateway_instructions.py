@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,7 +77,7 @@ def measure(checkout: Path, requests: int) -> dict[str, int]:
         data, out = Path(tmp) / "data", Path(tmp) / "callgrind.out"
         env = {**os.environ, "PYTHONPATH": str(checkout)}
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-               str(Path(os.sys.executable)), "-c", "from emulator.cli.main import app; app()", "up",
+               sys.executable, "-c", "from emulator.cli.main import app; app()", "up",
                "--port", str(_free_port()), "--s3-port", str(_free_port()),
                "--data-dir", str(data), "--no-build-images"]
         process = subprocess.Popen(cmd, cwd=checkout, env=env, stdout=subprocess.DEVNULL,
