@@ -31,9 +31,11 @@ from emulator.sagemaker import records_api
 from emulator.sagemaker.endpoint_configs import EndpointConfigOps
 from emulator.sagemaker.endpoints import EndpointOps
 from emulator.sagemaker.invocations import InvocationOps
+from emulator.sagemaker.model_packages import ModelPackageOps
 from emulator.sagemaker.models import ModelOps
 from emulator.sagemaker.processing import ProcessingOps
 from emulator.sagemaker.sdk_wait import FirstDescribeWait
+from emulator.sagemaker.search import SearchOps
 from emulator.sagemaker.tags import TagOps
 from emulator.sagemaker.training import TrainingOps
 from emulator.sagemaker.transform import TransformOps
@@ -89,7 +91,8 @@ def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emu
             TagOps(ctx).operations(), ModelOps(ctx).operations(), EndpointConfigOps(ctx).operations(),
             EndpointOps(ctx, hosting).operations(), TrainingOps(ctx, jobs).operations(),
             ProcessingOps(ctx, jobs).operations(), TransformOps(ctx, jobs).operations(),
-            TuningOps(ctx, jobs).operations()]),
+            TuningOps(ctx, jobs).operations(), ModelPackageOps(ctx).operations(),
+            SearchOps(ctx).operations()]),
         "sagemaker-runtime": Service.build("sagemaker-runtime", [InvocationOps(ctx, hosting).operations()],
                                            validation_code="ValidationError"),
         "logs": Service.build("logs", [LogsOps(settings, log_store).operations()],

@@ -25,6 +25,9 @@ class Family:
     # List<Noun>s: the summary of a record when it differs from the record (members the list shape has
     # and the Describe shape keeps elsewhere); None: the record itself (the output shape drops the rest)
     summary: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # List<Noun>s has filters of its own (ListModelPackages): the family's module serves it, not the
+    # shared record handlers
+    own_list: bool = False
 
     @property
     def name_field(self) -> str:
@@ -100,5 +103,21 @@ TUNING_JOB = Family(
                                                    "exists. Choose a different name."),
     summary=_tuning_summary)
 
-ALL = (TRAINING_JOB, PROCESSING_JOB, TRANSFORM_JOB, MODEL, ENDPOINT_CONFIG, ENDPOINT, TUNING_JOB)
+MODEL_PACKAGE_GROUP = Family(
+    kind="model-package-group", noun="ModelPackageGroup", list_key="ModelPackageGroupSummaryList",
+    status_field="ModelPackageGroupStatus",
+    not_found=lambda name, arn: ValidationException(f"ModelPackageGroup {name} does not exist."),
+    already_exists=lambda name, arn: ValidationException(f"Model Package Group already exists: {arn}"),
+    lowercase_arn=True)
+
+# Versioned packages are keyed "<group>/<version>" (their ARN's resource part), unversioned ones by name.
+MODEL_PACKAGE = Family(
+    kind="model-package", noun="ModelPackage", list_key="ModelPackageSummaryList",
+    status_field="ModelPackageStatus",
+    not_found=lambda name, arn: ValidationException(f"ModelPackage {arn} does not exist."),
+    already_exists=lambda name, arn: ValidationException(f"Model Package already exists: {arn}"),
+    lowercase_arn=True, own_list=True)
+
+ALL = (TRAINING_JOB, PROCESSING_JOB, TRANSFORM_JOB, MODEL, ENDPOINT_CONFIG, ENDPOINT, TUNING_JOB,
+       MODEL_PACKAGE_GROUP, MODEL_PACKAGE)
 BY_KIND = {family.kind: family for family in ALL}

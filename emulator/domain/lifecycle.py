@@ -64,6 +64,35 @@ class EndpointStatus(str, Enum):
         return self.value
 
 
+class ModelPackageGroupStatus(str, Enum):
+    """ModelPackageGroupStatus. A group is a record only: smlocal creates it Completed and deletes it at
+    once, so Pending, InProgress, Failed, Deleting and DeleteFailed never show."""
+
+    PENDING = "Pending"
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+    DELETE_FAILED = "DeleteFailed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ModelPackageStatus(str, Enum):
+    """ModelPackageStatus. smlocal runs no package validation or image scan, so a package is Completed
+    when created (its ModelPackageStatusDetails say so)."""
+
+    PENDING = "Pending"
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 ACTIVE = frozenset({JobStatus.IN_PROGRESS, JobStatus.STOPPING})
 TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED})
 

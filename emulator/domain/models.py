@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.domain import model_packages
 from emulator.domain.families import MODEL
 from emulator.domain.records import Context, Records
 from emulator.errors import ValidationException
@@ -19,7 +20,8 @@ def model_containers(model: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """Validate a CreateModel request and write the record; returns it."""
+    """Validate a CreateModel request and write the record; returns it. A container naming a
+    ModelPackageName takes its image and model data from the package's InferenceSpecification."""
     has_primary = "PrimaryContainer" in params
     containers = params.get("Containers")
     if has_primary == bool(containers):
@@ -37,5 +39,13 @@ def create(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     if mode and not containers:
         raise ValidationException("InferenceExecutionConfig is only valid with Containers.")
     record = {k: v for k, v in params.items() if k != "Tags"}
+    if any(c.get("ModelPackageName") for c in listed):
+        resolved = [r for c in listed
+                    for r in (model_packages.resolve_container(ctx, c) if c.get("ModelPackageName") else [c])]
+        if has_primary and len(resolved) == 1:
+            record["PrimaryContainer"] = resolved[0]
+        else:
+            record.pop("PrimaryContainer", None)
+            record["Containers"] = resolved
     record.setdefault("EnableNetworkIsolation", False)
     return Records(ctx, MODEL).create(params["ModelName"], record, params.get("Tags"))

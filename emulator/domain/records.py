@@ -46,16 +46,27 @@ class Records:
         except AlreadyExists as exc:
             raise self.family.already_exists(name, exc.record[self.family.arn_field]) from None
 
+    def name_of(self, name_or_arn: str) -> str:
+        """The record's name (its key) from a name or an ARN of this family (operations whose input
+        pattern admits an ARN, such as DescribeModelPackageGroup, take either)."""
+        if name_or_arn.startswith("arn:"):
+            marker = f":{self.family.kind}/"
+            if marker in name_or_arn:
+                return name_or_arn.split(marker, 1)[1]
+        return name_or_arn
+
     def find(self, name: str) -> dict[str, Any] | None:
-        return self.ctx.store.get(self.family.kind, name)
+        return self.ctx.store.get(self.family.kind, self.name_of(name))
 
     def get(self, name: str) -> dict[str, Any]:
+        name = self.name_of(name)
         record = self.find(name)
         if record is None:
             raise self.family.not_found(name, self.arn(name))
         return record
 
     def update(self, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+        name = self.name_of(name)
         record = self.update_if_exists(name, change)
         if record is None:
             raise self.family.not_found(name, self.arn(name))
@@ -63,9 +74,11 @@ class Records:
 
     def update_if_exists(self, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
         """As ``update``, for background work on a record the user may have deleted meanwhile: None then."""
-        return self.ctx.store.update(self.family.kind, name, change, status_field=self.family.status_field)
+        return self.ctx.store.update(self.family.kind, self.name_of(name), change,
+                                     status_field=self.family.status_field)
 
     def delete(self, name: str) -> dict[str, Any]:
+        name = self.name_of(name)
         record = self.ctx.store.delete(self.family.kind, name)
         if record is None:
             raise self.family.not_found(name, self.arn(name))

@@ -28,5 +28,6 @@ def operations(ctx: Context, hold: FirstDescribeWait, held: tuple[families.Famil
 
         spec: HandlerSpec = hold.wrap(family, describe) if family in held else on_loop(describe)
         table[f"Describe{family.noun}"] = spec
-        table[f"List{family.noun}s"] = on_loop(list_)
+        if not family.own_list:
+            table[f"List{family.noun}s"] = on_loop(list_)
     return table
