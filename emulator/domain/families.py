@@ -106,7 +106,7 @@ TUNING_JOB = Family(
 MODEL_PACKAGE_GROUP = Family(
     kind="model-package-group", noun="ModelPackageGroup", list_key="ModelPackageGroupSummaryList",
     status_field="ModelPackageGroupStatus",
-    not_found=lambda name, arn: ValidationException(f"ModelPackageGroup {name} does not exist."),
+    not_found=lambda name, arn: ValidationException(f"ModelPackageGroup {arn} does not exist."),
     already_exists=lambda name, arn: ValidationException(f"Model Package Group already exists: {arn}"),
     lowercase_arn=True)
 

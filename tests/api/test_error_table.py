@@ -408,6 +408,118 @@ def _(c, name):
         {"<name>": "aws:x"}
 
 
+# --- model registry ------------------------------------------------------------------------------
+PACKAGE_SPEC = {"Containers": [{"Image": IMAGE["Image"], "ModelDataUrl": "s3://b/m.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}
+
+
+def _group_with_package(c, name) -> str:
+    c.sm.create_model_package_group(ModelPackageGroupName=name)
+    return c.sm.create_model_package(ModelPackageGroupName=name, InferenceSpecification=PACKAGE_SPEC)[
+        "ModelPackageArn"]
+
+
+@case("MR01")
+def _(c, name):
+    return client_error(c.sm.describe_model_package_group, ModelPackageGroupName=name), \
+        {"<arn>": arn("model-package-group", name.lower())}
+
+
+@case("MR02")
+def _(c, name):
+    c.sm.create_model_package_group(ModelPackageGroupName=name)
+    return client_error(c.sm.create_model_package_group, ModelPackageGroupName=name.upper()), \
+        {"<arn>": arn("model-package-group", name.lower())}
+
+
+@case("MR03")
+def _(c, name):
+    _group_with_package(c, name)
+    return client_error(c.sm.delete_model_package_group, ModelPackageGroupName=name), {"<name>": name}
+
+
+@case("MR04")
+def _(c, name):
+    return client_error(c.sm.describe_model_package, ModelPackageName=f"{name}/3"), \
+        {"<arn>": arn("model-package", f"{name.lower()}/3")}
+
+
+@case("MR05")
+def _(c, name):
+    return client_error(c.sm.create_model_package, ModelPackageGroupName=name,
+                        InferenceSpecification=PACKAGE_SPEC), {}
+
+
+@case("MR06")
+def _(c, name):
+    return client_error(c.sm.create_model_package, ModelPackageGroupName=name, ModelPackageName=name,
+                        InferenceSpecification=PACKAGE_SPEC), {}
+
+
+@case("MR07")
+def _(c, name):
+    return client_error(c.sm.create_model_package, InferenceSpecification=PACKAGE_SPEC), {}
+
+
+@case("MR08")
+def _(c, name):
+    c.sm.create_model_package(ModelPackageName=name, InferenceSpecification=PACKAGE_SPEC)
+    return client_error(c.sm.create_model_package, ModelPackageName=name, InferenceSpecification=PACKAGE_SPEC), \
+        {"<arn>": arn("model-package", name.lower())}
+
+
+@case("MR09")
+def _(c, name):
+    package = c.sm.create_model_package(ModelPackageName=name, InferenceSpecification=PACKAGE_SPEC)
+    return client_error(c.sm.update_model_package, ModelPackageArn=package["ModelPackageArn"],
+                        ModelApprovalStatus="Approved"), {"<arn>": package["ModelPackageArn"]}
+
+
+@case("MR10")
+def _(c, name):
+    package = _group_with_package(c, name)
+    return client_error(c.sm.update_model_package, ModelPackageArn=package, CustomerMetadataProperties={"k": "v"},
+                        CustomerMetadataPropertiesToRemove=["k"]), {"<name>": "k"}
+
+
+@case("MR11")
+def _(c, name):
+    missing = arn("model-package", f"{name.lower()}/1")
+    return client_error(c.sm.update_model_package, ModelPackageArn=missing, ModelApprovalStatus="Approved"), \
+        {"<arn>": missing}
+
+
+@case("MR12")
+def _(c, name):
+    return client_error(c.sm.delete_model_package, ModelPackageName=name), {"<arn>": arn("model-package", name.lower())}
+
+
+@case("MR13")
+def _(c, name):
+    missing = arn("model-package", f"{name.lower()}/2")
+    return client_error(c.sm.create_model, ModelName=name, PrimaryContainer={"ModelPackageName": missing}), \
+        {"<arn>": missing}
+
+
+@case("MR14")
+def _(c, name):
+    package = c.sm.create_model_package(ModelPackageName=name, SourceAlgorithmSpecification={
+        "SourceAlgorithms": [{"AlgorithmName": "some-algorithm", "ModelDataUrl": "s3://b/m.tar.gz"}]})
+    return client_error(c.sm.create_model, ModelName=name, PrimaryContainer={"ModelPackageName": name}), \
+        {"<arn>": package["ModelPackageArn"]}
+
+
+@case("MR15")
+def _(c, name):
+    return client_error(c.sm.search, Resource="ModelPackageGroup", SearchExpression={
+        "Filters": [{"Name": "ModelPackageGroupName", "Operator": "Equals"}]}), {"<name>": "ModelPackageGroupName"}
+
+
+@case("MR16")
+def _(c, name):
+    return client_error(c.sm.search, Resource="ModelPackageGroup", SearchExpression={"Operator": "And"}), {}
+
+
 @case("VA01")
 def _(c, name):
     return client_error(c.sm.describe_model, ModelName="bad_name!"), \

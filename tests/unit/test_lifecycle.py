@@ -15,6 +15,8 @@ from emulator.domain.lifecycle import (
     EndpointStatus,
     InvalidTransition,
     JobStatus,
+    ModelPackageGroupStatus,
+    ModelPackageStatus,
     ObjectiveStatus,
     endpoint_move,
 )
@@ -32,6 +34,11 @@ def test_job_statuses_are_botocores(shape: str) -> None:
     # job's Delete removes an ended job's record at once, so Deleting and DeleteFailed are never shown
     extra = {"TrainingJobStatus": {"Deleting"}, "HyperParameterTuningJobStatus": {"Deleting", "DeleteFailed"}}
     assert {s.value for s in JobStatus} | extra.get(shape, set()) == enum_of(shape)
+
+
+def test_model_registry_statuses_are_botocores() -> None:
+    assert {s.value for s in ModelPackageGroupStatus} == enum_of("ModelPackageGroupStatus")
+    assert {s.value for s in ModelPackageStatus} == enum_of("ModelPackageStatus")
 
 
 def test_objective_statuses_are_botocores() -> None:
