@@ -3,9 +3,10 @@
 ``Resource`` names a family by its noun (TrainingJob, Model, Endpoint, ModelPackage,
 ModelPackageGroup, HyperParameterTuningJob, and any family added later whose noun is a Search
 resource); resource types smlocal never holds (experiments, feature groups, projects, ...) have no
-records, so their search answers nothing. A record's searchable properties are its Describe members
-(dotted paths into nested members, a list matching when any element does), ``Tags.<key>``, and for
-training jobs ``Metrics.<name>`` (the final value of a metric).
+records, so their search answers nothing. A record's searchable properties are the members of its
+result entry (its Describe members; for ``Model`` the dashboard entry ``{"Model": {...}}``), as dotted
+paths into nested members (a list matching when any element does), ``Tags.<key>``, and for training
+jobs ``Metrics.<name>`` (the final value of a metric).
 """
 
 from __future__ import annotations
@@ -127,8 +128,6 @@ def _filter_matches(values: list[Any], filt: dict[str, Any]) -> bool:
         return bool(values)
     if operator == "NotExists":
         return not values
-    if "Value" not in filt:
-        raise ValidationException(f"Filter on {filt['Name']} with Operator {operator} needs a Value.")
     wanted = filt["Value"]
     if operator == "NotEquals":
         return not any(_equal(v, wanted) for v in values)
@@ -164,13 +163,19 @@ def matches(item: Searchable, expression: dict[str, Any] | None) -> bool:
 
 
 def _validate(expression: dict[str, Any] | None) -> None:
-    if not expression:
+    if expression is None:
         return
     parts = (len(expression.get("Filters", [])) + len(expression.get("NestedFilters", []))
              + len(expression.get("SubExpressions", [])))
     if parts == 0:
         raise ValidationException("A SearchExpression must contain at least one of Filters, NestedFilters "
                                   "or SubExpressions.")
+    filters = [*expression.get("Filters", []),
+               *(f for nested in expression.get("NestedFilters", []) for f in nested["Filters"])]
+    for filt in filters:
+        operator = filt.get("Operator", "Equals")
+        if operator not in ("Exists", "NotExists") and "Value" not in filt:
+            raise ValidationException(f"Filter on {filt['Name']} with Operator {operator} needs a Value.")
     for sub in expression.get("SubExpressions", []):
         _validate(sub)
 
@@ -194,7 +199,11 @@ def search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     items = []
     if family is not None:
         for record in ctx.store.all(family.kind):
-            item = Searchable(record, ctx.store.tags(record[family.arn_field]))
+            tags = ctx.store.tags(record[family.arn_field])
+            entity = {**record, "Tags": tags}
+            if resource == "Model":    # a ModelDashboardModel: the model is one member of the entry
+                entity = {"Model": entity}
+            item = Searchable(entity, tags)
             if matches(item, expression):
                 items.append(item)
     sort_by = params.get("SortBy") or "LastModifiedTime"
@@ -203,7 +212,7 @@ def search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     page, token = paginate(items, params, DEFAULT_MAX_RESULTS)
     member = _RECORD_MEMBER.get(resource, resource)
     out: dict[str, Any] = {
-        "Results": [{member: {**item.record, "Tags": item.tags}} for item in page],
+        "Results": [{member: item.record} for item in page],
         "TotalHits": {"Value": len(items), "Relation": "EqualTo"},
     }
     if token:

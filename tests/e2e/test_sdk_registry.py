@@ -63,11 +63,13 @@ def test_register_approve_and_deploy_a_model_package(sdk, s3, bucket, serve_imag
                                serializer=JSONSerializer(), deserializer=JSONDeserializer())
     try:
         assert predictor.predict([[1, 1], [2, 3]]) == {"predictions": [2.0, 5.0], "model": "model from the registry"}
-        created = sm.describe_model(ModelName=package.name)["PrimaryContainer"]
-        assert created["ModelPackageName"] == first.model_package_arn
+        created = sm.describe_model(ModelName=package.name)
+        container = (created.get("Containers") or [created.get("PrimaryContainer")])[0]
+        assert container["ModelPackageName"] == first.model_package_arn
+        assert container["Image"] == serve_image
     finally:
-        predictor.delete_endpoint()
         predictor.delete_model()
+        predictor.delete_endpoint()
     for version in (second, first):
         sm.delete_model_package(ModelPackageName=version.model_package_arn)
     sm.delete_model_package_group(ModelPackageGroupName=group)
