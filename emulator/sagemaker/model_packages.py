@@ -22,7 +22,7 @@ class ModelPackageOps:
             "UpdateModelPackage": in_thread(self.update_package),
             "DeleteModelPackage": in_thread(self.delete_package),
             "ListModelPackages": on_loop(self.list_packages),
-            "BatchDescribeModelPackage": on_loop(self.batch_describe),
+            "BatchDescribeModelPackage": in_thread(self.batch_describe),   # many reads
         }
 
     def create_group(self, params: dict[str, Any]) -> dict[str, Any]:
