@@ -19,6 +19,7 @@ from emulator.errors import ConflictException, ValidationException
 
 NEXT_VERSION = "next_version"     # in a group's _smlocal: the version its next package gets
 DEFAULT_APPROVAL = "PendingManualApproval"
+CLIENT_TOKEN = "client_token"     # in a package's _smlocal: the ClientToken that created it
 
 
 def groups(ctx: Context) -> Records:
@@ -83,6 +84,11 @@ def create_package(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                                   "input. Cannot determine which one to use.")
     if not group_name and not name:
         raise ValidationException("Missing ARN.")
+    token = params.get("ClientToken")
+    if token:
+        for existing in ctx.store.all(MODEL_PACKAGE.kind):
+            if existing.get("_smlocal", {}).get(CLIENT_TOKEN) == token:
+                return existing    # a retried request: the package it created (idempotent, as documented)
     record = {k: v for k, v in params.items() if k not in ("Tags", "ClientToken")}
     record.update(ModelPackageStatus=str(ModelPackageStatus.COMPLETED),
                   ModelPackageStatusDetails=_status_details(params),
@@ -97,6 +103,8 @@ def create_package(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     else:
         record.pop("ModelApprovalStatus", None)   # applies to versioned packages only
         key = str(name)
+    if token:
+        record["_smlocal"] = {CLIENT_TOKEN: token}
     return packages(ctx).create(key, record, params.get("Tags"))
 
 

@@ -114,6 +114,16 @@ def test_list_model_packages_filters_sorts_and_pages(sm, unique):
     assert len(versioned) == 3
 
 
+def test_a_retried_create_with_the_same_client_token_returns_the_same_package(sm, unique):
+    sm.create_model_package_group(ModelPackageGroupName=unique)
+    token = f"t-{time.time_ns()}"
+    first = sm.create_model_package(ModelPackageGroupName=unique, InferenceSpecification=spec(), ClientToken=token)
+    again = sm.create_model_package(ModelPackageGroupName=unique, InferenceSpecification=spec(), ClientToken=token)
+    other = sm.create_model_package(ModelPackageGroupName=unique, InferenceSpecification=spec())
+    assert again["ModelPackageArn"] == first["ModelPackageArn"]
+    assert other["ModelPackageArn"].endswith("/2")
+
+
 def test_unversioned_package_and_create_errors(sm, unique):
     arn = sm.create_model_package(ModelPackageName=unique, InferenceSpecification=spec(),
                                   CertifyForMarketplace=True)["ModelPackageArn"]
