@@ -12,6 +12,7 @@ jobs ``Metrics.<name>`` (the final value of a metric).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -104,17 +105,25 @@ def _values(node: Any, path: list[str]) -> list[Any]:
 
 
 class Searchable:
-    """One record as Search sees it: its members, tags and (training) final metrics."""
+    """One record as Search sees it: its members, tags and (training) final metrics. Tags are read
+    when a filter or sort asks for them, or when the record is in the page answered."""
 
-    def __init__(self, record: dict[str, Any], tags: list[dict[str, str]]) -> None:
+    def __init__(self, record: dict[str, Any],
+                 tags: list[dict[str, str]] | Callable[[], list[dict[str, str]]]) -> None:
         self.record = record
-        self.tags = tags
+        self._tags = tags
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        if callable(self._tags):
+            self._tags = self._tags()
+        return self._tags
 
     def values(self, name: str) -> list[Any]:
         path = name.split(".")
-        if path[0] == "Tags" and len(path) > 1:
+        if path[0] == "Tags":
             key = ".".join(path[1:])
-            return [t["Value"] for t in self.tags if t["Key"] == key]
+            return [t["Value"] for t in self.tags if t["Key"] == key] if key else list(self.tags)
         if path[0] == "Metrics" and len(path) > 1:
             metric = ".".join(path[1:])
             return [m["Value"] for m in self.record.get("FinalMetricDataList", [])
@@ -190,6 +199,12 @@ def _sort_key(name: str) -> Callable[[Searchable], Any]:
     return key
 
 
+def _with_tags(item: Searchable, resource: str) -> dict[str, Any]:
+    if resource == "Model":
+        return {"Model": {**item.record["Model"], "Tags": item.tags}}
+    return {**item.record, "Tags": item.tags}
+
+
 def search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """The Search operation over the records of the family whose noun is ``Resource``."""
     resource = params["Resource"]
@@ -199,11 +214,10 @@ def search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     items = []
     if family is not None:
         for record in ctx.store.all(family.kind):
-            tags = ctx.store.tags(record[family.arn_field])
-            entity = {**record, "Tags": tags}
-            if resource == "Model":    # a ModelDashboardModel: the model is one member of the entry
-                entity = {"Model": entity}
-            item = Searchable(entity, tags)
+            arn = record[family.arn_field]
+            # a ModelDashboardModel: the model is one member of the entry
+            entity = {"Model": record} if resource == "Model" else record
+            item = Searchable(entity, functools.partial(ctx.store.tags, arn))
             if matches(item, expression):
                 items.append(item)
     sort_by = params.get("SortBy") or "LastModifiedTime"
@@ -212,7 +226,7 @@ def search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     page, token = paginate(items, params, DEFAULT_MAX_RESULTS)
     member = _RECORD_MEMBER.get(resource, resource)
     out: dict[str, Any] = {
-        "Results": [{member: item.record} for item in page],
+        "Results": [{member: _with_tags(item, resource)} for item in page],
         "TotalHits": {"Value": len(items), "Relation": "EqualTo"},
     }
     if token:
