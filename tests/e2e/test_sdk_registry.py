@@ -73,3 +73,28 @@ def test_register_approve_and_deploy_a_model_package(sdk, s3, bucket, serve_imag
     for version in (second, first):
         sm.delete_model_package(ModelPackageName=version.model_package_arn)
     sm.delete_model_package_group(ModelPackageGroupName=group)
+
+
+def test_estimator_register_into_an_existing_group_and_list_by_approval(sdk, s3, bucket, train_image, serve_image):
+    from sagemaker.estimator import Estimator
+
+    sm = sdk.sagemaker_client
+    group = f"e2e-estimator-{int(time.time() * 1000) % 10**8}"
+    sm.create_model_package_group(ModelPackageGroupName=group, ModelPackageGroupDescription="made first")
+    s3.put_object(Bucket=bucket, Key="e2e/registry-train/rows.csv", Body=b"1,2\n")
+    estimator = Estimator(image_uri=train_image, role=ROLE, instance_count=1, instance_type="ml.m5.large",
+                          output_path=f"s3://{bucket}/e2e-registry-output", sagemaker_session=sdk)
+    estimator.fit({"train": f"s3://{bucket}/e2e/registry-train/"}, logs="None")
+    package = estimator.register(content_types=["text/csv"], response_types=["application/json"],
+                                 inference_instances=["ml.m5.large"], transform_instances=["ml.m5.large"],
+                                 image_uri=serve_image, model_package_group_name=group,
+                                 approval_status="Approved")
+    described = sm.describe_model_package(ModelPackageName=package.model_package_arn)
+    container = described["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == estimator.model_data and container["Image"] == serve_image
+    assert described["ModelApprovalStatus"] == "Approved" and described["ModelPackageVersion"] == 1
+    # the group was found by Search, so register() did not create it again
+    assert sm.describe_model_package_group(ModelPackageGroupName=group)["ModelPackageGroupDescription"] == "made first"
+    latest = sm.list_model_packages(ModelPackageGroupName=group, ModelApprovalStatus="Approved",
+                                    SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+    assert latest["ModelPackageSummaryList"][0]["ModelPackageArn"] == package.model_package_arn
