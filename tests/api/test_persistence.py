@@ -32,3 +32,25 @@ def test_records_tags_and_logs_survive_restart(tmp_path):
                                      startFromHead=True)["events"]
         assert [e["message"] for e in events] == ["hello"]
     assert (tmp_path / "state.db").exists()
+
+
+def test_the_registry_survives_restart_and_keeps_numbering_versions(tmp_path):
+    spec = {"Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://b/m.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]}
+    with live_gateway(tmp_path) as first:
+        sm = first.client("sagemaker")
+        sm.create_model_package_group(ModelPackageGroupName="kept-group")
+        one = sm.create_model_package(ModelPackageGroupName="kept-group", InferenceSpecification=spec,
+                                      ModelApprovalStatus="Approved")["ModelPackageArn"]
+        two = sm.create_model_package(ModelPackageGroupName="kept-group", InferenceSpecification=spec)
+        sm.delete_model_package(ModelPackageName=two["ModelPackageArn"])
+    with live_gateway(tmp_path) as second:
+        sm = second.client("sagemaker")
+        assert sm.describe_model_package(ModelPackageName=one)["ModelApprovalStatus"] == "Approved"
+        three = sm.create_model_package(ModelPackageGroupName="kept-group", InferenceSpecification=spec)
+        assert three["ModelPackageArn"].endswith("/kept-group/3")
+        arn = sm.describe_model_package_group(ModelPackageGroupName="kept-group")["ModelPackageGroupArn"]
+        sm.delete_model_package(ModelPackageName=one)
+        sm.delete_model_package(ModelPackageName=three["ModelPackageArn"])
+        sm.delete_model_package_group(ModelPackageGroupName=arn)   # by ARN
+        assert sm.list_model_package_groups(NameContains="kept-group")["ModelPackageGroupSummaryList"] == []
