@@ -253,6 +253,29 @@ def test_a_transform_job_sends_every_record_to_the_model_server(sm, s3, runtime,
     assert not [n for n in runtime.managed() if unique in n]
 
 
+
+def test_a_transform_job_runs_a_model_created_from_a_model_package(sm, s3, runtime, unique) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"{unique}/in/a.csv", Body=b"5,6\n")
+    sm.create_model_package_group(ModelPackageGroupName=unique)
+    package = sm.create_model_package(ModelPackageGroupName=unique, ModelApprovalStatus="Approved",
+                                      InferenceSpecification={"Containers": [{"Image": "fake/serves:1"}],
+                                                              "SupportedContentTypes": ["text/csv"],
+                                                              "SupportedResponseMIMETypes": ["text/csv"]})
+    sm.create_model(ModelName=unique, ExecutionRoleArn=ROLE,
+                    Containers=[{"ModelPackageName": package["ModelPackageArn"]}])
+    sm.create_transform_job(
+        TransformJobName=unique, ModelName=unique,
+        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                        "S3Uri": f"s3://{BUCKET}/{unique}/in"}},
+                        "ContentType": "text/csv", "SplitType": "Line"},
+        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/{unique}/out", "AssembleWith": "Line"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    job = wait_for(lambda: sm.describe_transform_job(TransformJobName=unique), "TransformJobStatus",
+                   {"Completed", "Failed", "Stopped"})
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    out = s3.get_object(Bucket=BUCKET, Key=f"{unique}/out/a.csv.out")["Body"].read()
+    assert out.splitlines() == [b"echo:5,6"]
+
 # --- endpoints --------------------------------------------------------------------------------------------
 def endpoint(sm, name: str, image: str, config: str | None = None) -> str:
     config = config or name
