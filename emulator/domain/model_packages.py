@@ -1,7 +1,7 @@
 """The model registry in the domain: model package groups and model packages (record-only families).
 
 A versioned package belongs to a group and is numbered per group from 1 (numbers are never reused,
-as in SageMaker); its ARN is ``model-package/<group>/<version>`` and its record is keyed
+as in SageMaker); its ARN is ``model-package/<group>/<version>``, and its name and record key are
 ``<group>/<version>``. An unversioned package (``ModelPackageName``) is keyed by its name. Pipelines'
 RegisterModel steps create packages through ``create_package`` and groups through ``create_group``,
 as the API does.
@@ -96,10 +96,10 @@ def create_package(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     if group_name:
         group, version = _next_version(ctx, group_name)
         group_name = group["ModelPackageGroupName"]
-        record.update(ModelPackageName=group_name, ModelPackageGroupName=group_name,
-                      ModelPackageVersion=version,
-                      ModelApprovalStatus=params.get("ModelApprovalStatus", DEFAULT_APPROVAL))
         key = f"{group_name}/{version}"
+        # a versioned package's name is "<group>/<version>" (the API reference's ModelPackage shape)
+        record.update(ModelPackageName=key, ModelPackageGroupName=group_name, ModelPackageVersion=version,
+                      ModelApprovalStatus=params.get("ModelApprovalStatus", DEFAULT_APPROVAL))
     else:
         record.pop("ModelApprovalStatus", None)   # applies to versioned packages only
         key = str(name)
@@ -133,10 +133,18 @@ def list_packages(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("ModelApprovalStatus"):
         selected = [r for r in selected if r.get("ModelApprovalStatus") == params["ModelApprovalStatus"]]
     page, token = list_page(selected, params, name_field=MODEL_PACKAGE.name_field, status_field=None)
-    out: dict[str, Any] = {"ModelPackageSummaryList": page}
+    out: dict[str, Any] = {"ModelPackageSummaryList": [_summary(r) for r in page]}
     if token:
         out["NextToken"] = token
     return out
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    """A ListModelPackages summary: a versioned package's carries no ModelPackageName (SageMaker's list
+    answers only its ARN, group and version: aws/sagemaker-python-sdk#5606)."""
+    if package_type(record) == "Versioned":
+        return {k: v for k, v in record.items() if k != "ModelPackageName"}
+    return record
 
 
 def _apply_update(record: dict[str, Any], params: dict[str, Any]) -> None:

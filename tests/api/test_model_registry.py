@@ -69,7 +69,7 @@ def test_versioned_packages_are_numbered_per_group_and_described_three_ways(sm, 
     assert other["ModelPackageArn"].endswith(f"/{unique.lower()}-other/1")
     described = sm.describe_model_package(ModelPackageName=arns[1])
     assert described["ModelPackageVersion"] == 2 and described["ModelPackageGroupName"] == unique
-    assert described["ModelPackageName"] == unique
+    assert described["ModelPackageName"] == f"{unique}/2"
     assert described["ModelPackageStatus"] == "Completed"
     assert described["ModelPackageStatusDetails"] == {"ValidationStatuses": [], "ImageScanStatuses": []}
     assert described["ModelApprovalStatus"] == "PendingManualApproval"
@@ -93,7 +93,8 @@ def test_list_model_packages_filters_sorts_and_pages(sm, unique):
     solo = sm.create_model_package(ModelPackageName=unique + "-solo", InferenceSpecification=spec())
     group = sm.list_model_packages(ModelPackageGroupName=unique)["ModelPackageSummaryList"]
     assert [p["ModelPackageVersion"] for p in group] == [3, 2, 1]          # CreationTime, Descending
-    assert set(group[0]) == {"ModelPackageName", "ModelPackageGroupName", "ModelPackageVersion",
+    # a versioned package's summary has no ModelPackageName (aws/sagemaker-python-sdk#5606)
+    assert set(group[0]) == {"ModelPackageGroupName", "ModelPackageVersion",
                              "ModelPackageArn", "CreationTime", "ModelPackageStatus", "ModelApprovalStatus"}
     approved = sm.list_model_packages(ModelPackageGroupName=unique, ModelApprovalStatus="Approved",
                                       SortOrder="Ascending")["ModelPackageSummaryList"]
@@ -109,7 +110,9 @@ def test_list_model_packages_filters_sorts_and_pages(sm, unique):
     assert [p["ModelPackageArn"] for p in unversioned] == [solo["ModelPackageArn"]]
     both = sm.list_model_packages(NameContains=unique, ModelPackageType="Both", SortBy="Name",
                                   SortOrder="Ascending")["ModelPackageSummaryList"]
-    assert len(both) == 4 and both[-1]["ModelPackageName"] == unique + "-solo"
+    # names: "<group>-solo" sorts before "<group>/1" ("-" < "/")
+    assert len(both) == 4 and both[0]["ModelPackageName"] == unique + "-solo"
+    assert [p["ModelPackageArn"][-2:] for p in both[1:]] == ["/1", "/2", "/3"]
     versioned = sm.list_model_packages(NameContains=unique, ModelPackageType="Versioned")["ModelPackageSummaryList"]
     assert len(versioned) == 3
 
