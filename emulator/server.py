@@ -21,6 +21,7 @@ from emulator.domain.records import Context
 from emulator.hosting.endpoint_runtime import HostingRuntime
 from emulator.hosting.fleet import HostingServices
 from emulator.identity.service import IdentityOps
+from emulator.infra import s3_objects
 from emulator.infra.containers import ContainerRuntime
 from emulator.infra.docker_engine import DockerEngine
 from emulator.jobs.container_job import JobServices
@@ -33,6 +34,7 @@ from emulator.sagemaker.endpoints import EndpointOps
 from emulator.sagemaker.invocations import InvocationOps
 from emulator.sagemaker.model_packages import ModelPackageOps
 from emulator.sagemaker.models import ModelOps
+from emulator.sagemaker.pipelines import PipelineDescribeHold, PipelineOps
 from emulator.sagemaker.processing import ProcessingOps
 from emulator.sagemaker.sdk_wait import FirstDescribeWait
 from emulator.sagemaker.search import SearchOps
@@ -91,7 +93,10 @@ def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emu
             TagOps(ctx).operations(), ModelOps(ctx).operations(), EndpointConfigOps(ctx).operations(),
             EndpointOps(ctx, hosting).operations(), TrainingOps(ctx, jobs).operations(),
             ProcessingOps(ctx, jobs).operations(), TransformOps(ctx, jobs).operations(),
-            TuningOps(ctx, jobs).operations(), ModelPackageOps(ctx).operations(),
+            TuningOps(ctx, jobs).operations(),
+            PipelineOps(ctx, jobs, s3_objects.reader(s3),
+                        PipelineDescribeHold(settings.sdk_describe_wait)).operations(),
+            ModelPackageOps(ctx).operations(),
             SearchOps(ctx).operations()]),
         "sagemaker-runtime": Service.build("sagemaker-runtime", [InvocationOps(ctx, hosting).operations()],
                                            validation_code="ValidationError"),

@@ -121,3 +121,20 @@ MODEL_PACKAGE = Family(
 ALL = (TRAINING_JOB, PROCESSING_JOB, TRANSFORM_JOB, MODEL, ENDPOINT_CONFIG, ENDPOINT, TUNING_JOB,
        MODEL_PACKAGE_GROUP, MODEL_PACKAGE)
 BY_KIND = {family.kind: family for family in ALL}
+
+
+# --- pipelines: their own API (emulator.sagemaker.pipelines), so not in ALL (no shared Describe/List) -------
+PIPELINE = Family(
+    kind="pipeline", noun="Pipeline", list_key="PipelineSummaries", status_field="PipelineStatus",
+    not_found=lambda name, arn: ResourceNotFound(f"Pipeline '{arn}' does not exist."),
+    already_exists=lambda name, arn: ValidationException(
+        f"Pipeline names must be unique within an AWS account and region. Pipeline with name ({name}) "
+        "already exists."),
+    lowercase_arn=True)
+
+# keyed by the execution id; the ARN is arn:...:pipeline/<pipeline>/execution/<id>
+PIPELINE_EXECUTION = Family(
+    kind="pipeline-execution", noun="PipelineExecution", list_key="PipelineExecutionSummaries",
+    status_field="PipelineExecutionStatus",
+    not_found=lambda name, arn: ResourceNotFound(f"Pipeline execution '{arn}' does not exist."),
+    already_exists=lambda name, arn: ResourceInUse(f"Pipeline execution '{arn}' already exists."))

@@ -16,7 +16,14 @@ from enum import Enum
 from typing import Any
 
 from emulator.domain import training_status
-from emulator.domain.families import PROCESSING_JOB, TRAINING_JOB, TRANSFORM_JOB, TUNING_JOB, Family
+from emulator.domain.families import (
+    PIPELINE_EXECUTION,
+    PROCESSING_JOB,
+    TRAINING_JOB,
+    TRANSFORM_JOB,
+    TUNING_JOB,
+    Family,
+)
 from emulator.errors import ValidationException
 
 
@@ -217,5 +224,86 @@ TRAINING = TrainingLifecycle(TRAINING_JOB, "training job", "TrainingEndTime")
 PROCESSING = JobLifecycle(PROCESSING_JOB, "processing job", "ProcessingEndTime")
 TRANSFORM = JobLifecycle(TRANSFORM_JOB, "transform job", "TransformEndTime")
 TUNING = JobLifecycle(TUNING_JOB, "hyperparameter tuning job", "HyperParameterTuningEndTime")
-JOBS = (TRAINING, PROCESSING, TRANSFORM, TUNING)
+
+
+class PipelineExecutionStatus(str, Enum):
+    """PipelineExecutionStatus (CompletedWithFailures is for steps that may fail, which smlocal has not)."""
+
+    EXECUTING = "Executing"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+    SUCCEEDED = "Succeeded"
+    COMPLETED_WITH_FAILURES = "CompletedWithFailures"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class StepStatus(str, Enum):
+    """A pipeline step's StepStatus."""
+
+    STARTING = "Starting"
+    EXECUTING = "Executing"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+    SUCCEEDED = "Succeeded"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STEP_ACTIVE = frozenset({StepStatus.STARTING, StepStatus.EXECUTING, StepStatus.STOPPING})
+
+# a pipeline execution runs as a job kind (the job runtime schedules, stops and recovers it): its statuses
+# are the job statuses under other names
+_EXECUTION_AS_JOB = {
+    PipelineExecutionStatus.EXECUTING: JobStatus.IN_PROGRESS,
+    PipelineExecutionStatus.STOPPING: JobStatus.STOPPING,
+    PipelineExecutionStatus.STOPPED: JobStatus.STOPPED,
+    PipelineExecutionStatus.FAILED: JobStatus.FAILED,
+    PipelineExecutionStatus.SUCCEEDED: JobStatus.COMPLETED,
+}
+_JOB_AS_EXECUTION = {job: execution for execution, job in _EXECUTION_AS_JOB.items()}
+
+
+@dataclass(frozen=True)
+class PipelineExecutionLifecycle(JobLifecycle):
+    """``Executing -> Succeeded | Failed``, or via ``Stopping`` to ``Stopped``; RetryPipelineExecution moves a
+    Failed or Stopped execution back to Executing (``retry``)."""
+
+    def status(self, record: dict[str, Any]) -> JobStatus:
+        return _EXECUTION_AS_JOB[PipelineExecutionStatus(record[self.status_field])]
+
+    def move(self, record: dict[str, Any], to: JobStatus) -> None:
+        current = self.status(record)
+        if to != current and to not in JOB_MOVES[current]:
+            raise InvalidTransition(f"pipeline execution {record.get('PipelineExecutionArn')}: {current} -> {to}")
+        record[self.status_field] = _JOB_AS_EXECUTION[to].value
+
+    @property
+    def active_statuses(self) -> tuple[str, ...]:
+        return (PipelineExecutionStatus.EXECUTING.value, PipelineExecutionStatus.STOPPING.value)
+
+    def request_stop(self, record: dict[str, Any], now: float) -> None:
+        current = record[self.status_field]
+        if self.status(record) in TERMINAL:
+            raise ValidationException(
+                f"Pipeline execution with ARN {record['PipelineExecutionArn']} is in status {current}. "
+                "Only executions in Executing status can be stopped.")
+        self.mark_stopping(record, now)
+
+    def retry(self, record: dict[str, Any]) -> None:
+        current = record[self.status_field]
+        if current not in (PipelineExecutionStatus.FAILED, PipelineExecutionStatus.STOPPED):
+            raise ValidationException(
+                f"Pipeline execution with ARN {record['PipelineExecutionArn']} is in status {current}. "
+                "Only executions in Failed or Stopped status can be retried.")
+        record[self.status_field] = PipelineExecutionStatus.EXECUTING.value
+        record.pop("FailureReason", None)
+
+
+PIPELINE_RUN = PipelineExecutionLifecycle(PIPELINE_EXECUTION, "pipeline execution", "LastModifiedTime")
+JOBS = (TRAINING, PROCESSING, TRANSFORM, TUNING, PIPELINE_RUN)
 BY_FAMILY = {lifecycle.family.kind: lifecycle for lifecycle in JOBS}

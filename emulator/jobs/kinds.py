@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.domain import training_status
-from emulator.domain.families import PROCESSING_JOB, TRAINING_JOB, TRANSFORM_JOB, TUNING_JOB, Family
+from emulator.domain.families import PIPELINE_EXECUTION, PROCESSING_JOB, TRAINING_JOB, TRANSFORM_JOB, TUNING_JOB, Family
 from emulator.domain.lifecycle import BY_FAMILY, JobLifecycle
 from emulator.jobs.container_job import JobServices
+from emulator.jobs.pipeline_runner import run_pipeline_execution
 from emulator.jobs.processing_runner import run_processing_job
 from emulator.jobs.scheduler import JobControl
 from emulator.jobs.training_runner import run_training_job
@@ -51,5 +52,6 @@ KINDS: tuple[JobKind, ...] = (
     JobKind(PROCESSING_JOB, run_processing_job),
     JobKind(TRANSFORM_JOB, run_transform_job),
     JobKind(TUNING_JOB, run_tuning_job, pooled=False),
+    JobKind(PIPELINE_EXECUTION, run_pipeline_execution, pooled=False),
 )
 BY_KIND = {kind.family.kind: kind for kind in KINDS}
