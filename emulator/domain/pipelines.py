@@ -183,6 +183,7 @@ def start(ctx: Context, params: dict[str, Any], launcher: JobLauncher) -> dict[s
     now = time.time()
     record: dict[str, Any] = {
         "PipelineExecutionArn": arn, "PipelineArn": pipeline["PipelineArn"],
+        "PipelineExecutionName": ident,   # the job runtime's name of the execution (no output shape shows it)
         "PipelineExecutionDisplayName": params.get("PipelineExecutionDisplayName") or f"execution-{int(now * 1000)}",
         "PipelineExecutionStatus": PipelineExecutionStatus.EXECUTING.value,
         "PipelineVersionId": version["id"], "CreatedBy": {}, "LastModifiedBy": {},
