@@ -38,7 +38,7 @@ print("mse", mse)
 
 def build_pipeline(sdk, bucket: str, name: str, code: Path, train_image: str, serve_image: str):
     from sagemaker.estimator import Estimator
-    from sagemaker.inputs import TrainingInput, TransformInput
+    from sagemaker.inputs import TrainingInput
     from sagemaker.model import Model
     from sagemaker.processing import ProcessingInput, ProcessingOutput
     from sagemaker.sklearn.processing import SKLearnProcessor
@@ -190,8 +190,7 @@ def test_stopping_a_pipeline_while_it_trains_stops_the_training_job(sdk, bucket,
     while sdk.sagemaker_client.describe_training_job(TrainingJobName=job)["SecondaryStatus"] != "Training":
         assert time.monotonic() < deadline
         time.sleep(1)
-    execution.stop() if hasattr(execution, "stop") else sdk.sagemaker_client.stop_pipeline_execution(
-        PipelineExecutionArn=execution.arn)
+    execution.stop()
     while execution.describe()["PipelineExecutionStatus"] != "Stopped":
         assert time.monotonic() < deadline, execution.describe()
         time.sleep(1)
