@@ -1059,6 +1059,129 @@ def _(c, name):
     return (error["Code"], response.status_code, error["Message"]), {}
 
 
+# --- pipelines ------------------------------------------------------------------------------------------
+PIPELINE_ROLE = "arn:aws:iam::123456789012:role/R"
+
+
+def _pipeline_body(steps=(), parameters=()) -> str:
+    return json.dumps({"Version": "2020-12-01", "Parameters": list(parameters), "Steps": list(steps)})
+
+
+def _processing_step(name: str, **extra) -> dict:
+    return {"Name": name, "Type": "Processing", "Arguments": {}, **extra}
+
+
+def _create_pipeline(c, name, body=None):
+    return c.sm.create_pipeline(PipelineName=name, RoleArn=PIPELINE_ROLE, PipelineDefinition=body or _pipeline_body())
+
+
+def _ended_execution(c, name) -> str:
+    _create_pipeline(c, name)
+    execution = c.sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    deadline = time.monotonic() + 30
+    while c.sm.describe_pipeline_execution(PipelineExecutionArn=execution)["PipelineExecutionStatus"] != "Succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return execution
+
+
+@case("PL01")
+def _(c, name):
+    _create_pipeline(c, name)
+    return client_error(_create_pipeline, c, name), {"<name>": name}
+
+
+@case("PL02")
+def _(c, name):
+    return client_error(c.sm.describe_pipeline, PipelineName=name), {"<arn>": arn("pipeline", name.lower())}
+
+
+@case("PL03")
+def _(c, name):
+    missing = arn("pipeline", f"{name.lower()}/execution/abcdefghijkl")
+    return client_error(c.sm.describe_pipeline_execution, PipelineExecutionArn=missing), {"<arn>": missing}
+
+
+@case("PL04")
+def _(c, name):
+    body = _pipeline_body([_processing_step("A"), _processing_step("A")])
+    return client_error(_create_pipeline, c, name, body), {"<name>": "A"}
+
+
+@case("PL05")
+def _(c, name):
+    body = _pipeline_body([_processing_step("A", DependsOn=["Nowhere"])])
+    return client_error(_create_pipeline, c, name, body), {"<name>": "A", "<step>": "Nowhere"}
+
+
+@case("PL06")
+def _(c, name):
+    body = _pipeline_body([_processing_step("A", DependsOn=["B"]), _processing_step("B", DependsOn=["A"])])
+    return client_error(_create_pipeline, c, name, body), {"<steps>": "A -> B -> A"}
+
+
+@case("PL07")
+def _(c, name):
+    body = _pipeline_body([_processing_step("A", Arguments={"Environment": {"X": {"Get": "Parameters.P"}}})])
+    return client_error(_create_pipeline, c, name, body), {"<name>": "A", "<parameter>": "P"}
+
+
+@case("PL08")
+def _(c, name):
+    _create_pipeline(c, name)
+    return client_error(c.sm.start_pipeline_execution, PipelineName=name,
+                        PipelineParameters=[{"Name": "P", "Value": "1"}]), {"<parameter>": "P"}
+
+
+@case("PL09")
+def _(c, name):
+    _create_pipeline(c, name, _pipeline_body(parameters=[{"Name": "P", "Type": "String"}]))
+    return client_error(c.sm.start_pipeline_execution, PipelineName=name), {"<parameter>": "P"}
+
+
+@case("PL10")
+def _(c, name):
+    _create_pipeline(c, name, _pipeline_body(parameters=[{"Name": "P", "Type": "Float", "DefaultValue": 1.0}]))
+    return client_error(c.sm.start_pipeline_execution, PipelineName=name,
+                        PipelineParameters=[{"Name": "P", "Value": "high"}]), {"<parameter>": "P", "<value>": "high"}
+
+
+@case("PL11")
+def _(c, name):
+    execution = _ended_execution(c, name)
+    return client_error(c.sm.stop_pipeline_execution, PipelineExecutionArn=execution), \
+        {"<arn>": execution, "<status>": "Succeeded"}
+
+
+@case("PL12")
+def _(c, name):
+    execution = _ended_execution(c, name)
+    return client_error(c.sm.retry_pipeline_execution, PipelineExecutionArn=execution), \
+        {"<arn>": execution, "<status>": "Succeeded"}
+
+
+class _NoLauncher:
+    """Leaves a started execution Executing (no runtime behind the domain)."""
+
+    def launch(self, family, name):
+        return None
+
+    def stop(self, family, name):
+        return None
+
+
+@case("PL13")
+def _(c, name):
+    from emulator.domain import pipelines
+
+    pipelines.create(c.domain, {"PipelineName": name, "RoleArn": PIPELINE_ROLE}, _pipeline_body())
+    pipelines.start(c.domain, {"PipelineName": name}, _NoLauncher())
+    with pytest.raises(Exception) as info:
+        pipelines.delete(c.domain, {"PipelineName": name})
+    err = info.value
+    return (err.code, err.status, err.message), {"<arn>": arn("pipeline", name.lower())}
+
+
 # --- the harness ---------------------------------------------------------------------------------------
 class Clients:
     def __init__(self, gateway, domain: Context, fake_port: int = 0) -> None:
