@@ -23,6 +23,7 @@ RUNS = {  # test id -> (example directory, extra environment)
     "text": ("text", {}),
     "images-pytorch": ("images", {}),
     "images-tensorflow": ("images", {"FRAMEWORK": "tensorflow"}),
+    "timeseries-pipeline": ("timeseries_pipeline", {}),
 }
 TIMEOUT = 900
 
@@ -114,8 +115,22 @@ def check_images(output: str, jobs_gateway) -> None:
     assert endpoint_was_deleted(jobs_gateway, output)
 
 
-CHECKS = {"timeseries": check_timeseries, "text": check_text, "images-pytorch": check_images,
-          "images-tensorflow": check_images}
+def check_timeseries_pipeline(output: str, jobs_gateway) -> None:
+    assert re.search(r"execution \w{12}: Succeeded", output), output[-3000:]
+    forecast = number(r"mean absolute percentage error, forecast: ([\d.]+)%", output)
+    naive = number(r"mean absolute percentage error, same_day_last_week: ([\d.]+)%", output)
+    assert forecast < 8 and forecast < naive + 1, output[-3000:]
+    package = re.search(r"registered (\S+) \(Approved\)", output).group(1)
+    sm = jobs_gateway.client("sagemaker")
+    assert sm.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"] == "Approved"
+    assert "strict execution: Failed (Step failure: One or multiple steps failed.)" in output
+    assert re.search(r"Features +Succeeded +\(cache hit\)", output) and re.search(r"Train +Succeeded +\(cache hit\)",
+                                                                                    output), output[-3000:]
+    assert "fail message: The forecast's MAPE is above 1.0 percent: not registered." in output
+
+
+CHECKS = {"timeseries": check_timeseries, "timeseries-pipeline": check_timeseries_pipeline,
+          "text": check_text, "images-pytorch": check_images, "images-tensorflow": check_images}
 
 
 @pytest.mark.parametrize("run_id", list(RUNS), ids=list(RUNS))
