@@ -24,7 +24,7 @@ SCRIPTS = make_notebooks.scripts()
 
 
 def test_every_pipeline_has_a_script():
-    assert [p.parent.name for p in SCRIPTS] == ["images", "text", "timeseries"]
+    assert [p.parent.name for p in SCRIPTS] == ["images", "text", "timeseries", "timeseries_pipeline"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.parent.name)
