@@ -118,7 +118,7 @@ def main() -> None:
                                *map(str, args.durations)], capture_output=True, text=True, check=True)
         line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
         results[label] = json.loads(line[len("RESULT "):])
-    print("\n| each job sleeps | sum of the jobs' run times (on / off) | wait(), hold on (default) | wait(), hold off |")
+    print("\n| each job sleeps | sum of the jobs' run times (on / off) | wait(), hold on | wait(), hold off |")
     print("|---|---|---|---|")
     for seconds in args.durations:
         (on, jobs_on), (off, jobs_off) = results["on"][str(seconds)], results["off"][str(seconds)]
