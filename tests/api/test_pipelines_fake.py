@@ -38,6 +38,14 @@ def _evaluates(process) -> int:
     return 0
 
 
+def _scores(process) -> int:
+    """A tuning trial: prints its score (the hyperparameter ``x``) and saves it as the model."""
+    hp = json.loads((process.path("/opt/ml/input/config") / "hyperparameters.json").read_text())
+    process.log(f"score={float(hp['x']):.3f}")
+    (process.path("/opt/ml/model") / "model.txt").write_text(hp["x"])
+    return 0
+
+
 def _flaky(process) -> int:
     """Fails the first time it runs, trains after."""
     FLAKY_CALLS.append(1)
@@ -54,7 +62,8 @@ def runtime() -> FakeRuntime:
         "fake/prep:1": _prepares, "fake/eval:1": _evaluates, "fake/trains:1": trains(),
         "fake/fails:1": fails(), "fake/waits:1": runs_until_stopped(),
         "fake/released:1": runs_until_stopped(release=RELEASE), "fake/flaky:1": _flaky,
-        "fake/serves:1": serves(), "fake/noop:1": lambda process: 0})
+        "fake/serves:1": serves(), "fake/noop:1": lambda process: 0,
+        "fake/scores:1": _scores})
 
 
 @pytest.fixture(scope="module")
@@ -450,3 +459,37 @@ def test_an_execution_survives_a_gateway_restart(tmp_path, runtime, s3_settings,
         found = steps(sm, arn)
         assert found["Train"]["AttemptCount"] == 1 and len(_training_jobs(sm, arn)) == 1
         assert found["Batch"]["StepStatus"] == "Succeeded"
+
+
+def test_a_tuning_step_feeds_its_best_trials_model_to_the_next_step(sm, unique) -> None:
+    tuning = {"Name": "Tune", "Type": "Tuning", "Arguments": {
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Grid", "ResourceLimits": {"MaxParallelTrainingJobs": 3},
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "score"},
+            "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "x", "Values": ["0.2", "0.9", "0.5"]}]}},
+        "TrainingJobDefinition": {
+            "RoleArn": ROLE, "StaticHyperParameters": {},
+            "AlgorithmSpecification": {"TrainingImage": "fake/scores:1", "TrainingInputMode": "File",
+                                       "MetricDefinitions": [{"Name": "score", "Regex": "score=([0-9.]+)"}]},
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/{unique}/tuning"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600}}}}
+    # what the SDK's TuningStep.get_top_model_s3_uri(top_k=0, s3_bucket=..., prefix=...) emits
+    top = join("s3:/", BUCKET, f"{unique}/tuning", get("Steps.Tune.TrainingJobSummaries[0].TrainingJobName"),
+               "output/model.tar.gz")
+    second = get("Steps.Tune.TrainingJobSummaries[1].TrainingJobName")
+    model = {"Name": "Best", "Type": "Model", "Arguments": {"ExecutionRoleArn": ROLE, "PrimaryContainer": {
+        "Image": "fake/serves:1", "ModelDataUrl": top, "Environment": {"RUNNER_UP": second}}}}
+    create(sm, unique, {"Version": "2020-12-01", "Steps": [tuning, model]})
+    arn = sm.start_pipeline_execution(PipelineName=unique)["PipelineExecutionArn"]
+    assert wait(sm, arn)["PipelineExecutionStatus"] == "Succeeded", steps(sm, arn)
+    found = steps(sm, arn)
+    tuning_name = found["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[1]
+    described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_name)
+    best = described["BestTrainingJob"]["TrainingJobName"]
+    assert described["BestTrainingJob"]["TunedHyperParameters"] == {"x": "0.9"}
+    created = sm.describe_model(ModelName=found["Best"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1])
+    assert created["PrimaryContainer"]["ModelDataUrl"] == f"s3://{BUCKET}/{unique}/tuning/{best}/output/model.tar.gz"
+    trials = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_name)
+    by_x = {t["TunedHyperParameters"]["x"]: t["TrainingJobName"] for t in trials["TrainingJobSummaries"]}
+    assert created["PrimaryContainer"]["Environment"] == {"RUNNER_UP": by_x["0.5"]}
