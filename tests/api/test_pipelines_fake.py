@@ -493,3 +493,29 @@ def test_a_tuning_step_feeds_its_best_trials_model_to_the_next_step(sm, unique) 
     trials = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_name)
     by_x = {t["TunedHyperParameters"]["x"]: t["TrainingJobName"] for t in trials["TrainingJobSummaries"]}
     assert created["PrimaryContainer"]["Environment"] == {"RUNNER_UP": by_x["0.5"]}
+
+
+def test_retry_policies_retry_a_retryable_failure_with_backoff_then_fail(sm, unique) -> None:
+    tuning = {"Name": "Tune", "Type": "Tuning", "RetryPolicies": [
+        {"ExceptionType": ["SageMaker.RESOURCE_LIMIT"], "IntervalSeconds": 1, "BackoffRate": 1.5, "MaxAttempts": 2}],
+        "Arguments": {
+            "HyperParameterTuningJobConfig": {
+                "Strategy": "Random",
+                "ResourceLimits": {"MaxParallelTrainingJobs": 101, "MaxNumberOfTrainingJobs": 200},
+                "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "score"},
+                "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]}},
+            "TrainingJobDefinition": {
+                "RoleArn": ROLE, "AlgorithmSpecification": {
+                    "TrainingImage": "fake/scores:1", "TrainingInputMode": "File",
+                    "MetricDefinitions": [{"Name": "score", "Regex": "score=([0-9.]+)"}]},
+                "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/{unique}/tuning"},
+                "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 600}}}}
+    create(sm, unique, {"Version": "2020-12-01", "Steps": [tuning]})
+    started = time.monotonic()
+    arn = sm.start_pipeline_execution(PipelineName=unique)["PipelineExecutionArn"]
+    assert wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
+    step = steps(sm, arn)["Tune"]
+    assert step["AttemptCount"] == 3                            # the first attempt and MaxAttempts retries
+    assert time.monotonic() - started >= 1 + 1.5                # IntervalSeconds * BackoffRate ** n
+    assert step["FailureReason"].startswith("ResourceLimitExceeded: A tuning job runs at most 100 training jobs")
