@@ -63,15 +63,19 @@ class Definition:
         """Why smlocal cannot run ``step`` (it then fails with this reason), or None."""
         if step.type in RUNNABLE:
             if step.type == "Training" and _is_function_step(step):
-                return _not_runnable(step.name, "the @step decorator",
+                return _not_runnable(step.name, "Training (a @step function)",
                                      "it runs a Python function serialized by the SDK")
             return None
         return _not_runnable(step.name, step.type, NOT_RUNNABLE.get(step.type, "smlocal does not run it"))
 
 
 def _is_function_step(step: Step) -> bool:
-    env = (step.arguments or {}).get("Environment") or {}
-    return isinstance(env, dict) and "SAGEMAKER_FUNCTION_STEP" in json.dumps(env)   # inferred marker
+    """The SDK's ``@step``: a training job whose container runs the SDK's remote-function driver
+    (``job_driver.sh`` as ContainerEntrypoint, ``--pipeline_step_name`` among its arguments)."""
+    algorithm = (step.arguments or {}).get("AlgorithmSpecification") or {}
+    entrypoint = json.dumps(algorithm.get("ContainerEntrypoint") or [])
+    return "job_driver.sh" in entrypoint or "--pipeline_step_name" in json.dumps(
+        algorithm.get("ContainerArguments") or [])
 
 
 def _not_runnable(name: str, kind: str, why: str) -> str:
@@ -368,7 +372,7 @@ class Scope:
 
     def join(self, spec: dict[str, Any]) -> str:
         values = self.evaluate(spec.get("Values") or [])
-        return str(spec.get("On", "")).join(_text(v) for v in values)
+        return str(spec.get("On", "")).join(as_text(v) for v in values)
 
     def json_get(self, spec: dict[str, Any]) -> Any:
         ref = spec.get("PropertyFile")
@@ -388,7 +392,7 @@ class Scope:
                                   f"{ref.name} of step {ref.step})") from None
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):

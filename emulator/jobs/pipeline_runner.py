@@ -320,7 +320,7 @@ class PipelineRun:
             self.succeed(step.name, {"Condition": {"Outcome": outcome}}, outcome=outcome)
             return
         if step.type == "Fail":
-            message = pd._text(self.scope.evaluate((step.arguments or {}).get("ErrorMessage", "")))
+            message = pd.as_text(self.scope.evaluate((step.arguments or {}).get("ErrorMessage", "")))
             self.set_step(step.name, Metadata={"Fail": {"ErrorMessage": message}})
             raise StepFailed(message)
         if self.cache_hit(step):

@@ -124,8 +124,12 @@ def test_conditions(condition, expected) -> None:
 
 
 def test_steps_smlocal_does_not_run_have_a_reason_naming_them() -> None:
-    definition = pd.parse(_definition([_step("Hook", "Callback"), _step("Train", "Training")]))
+    function = _step("Fn", "Training", Arguments={"AlgorithmSpecification": {
+        "ContainerEntrypoint": ["/bin/bash", "/opt/ml/input/data/sagemaker_remote_function_bootstrap/job_driver.sh"]}})
+    definition = pd.parse(_definition([_step("Hook", "Callback"), _step("Train", "Training"), function]))
     assert definition.runnable_problem(definition.steps["Train"]) is None
+    assert (definition.runnable_problem(definition.steps["Fn"]) or "").startswith(
+        "Step Fn has type Training (a @step function), which smlocal does not run")
     reason = definition.runnable_problem(definition.steps["Hook"])
     assert reason is not None and reason.startswith("Step Hook has type Callback, which smlocal does not run")
 
