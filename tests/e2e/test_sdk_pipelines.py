@@ -11,10 +11,10 @@ from pathlib import Path
 
 import botocore.exceptions
 import pytest
-from conftest import ROLE
 from test_aws_cli import aws
 
 pytestmark = pytest.mark.docker
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 PREP = """
 import os
