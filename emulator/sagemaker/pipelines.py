@@ -25,11 +25,11 @@ POLL = 0.1
 
 
 class PipelineDescribeHold:
-    """Holds the SDK's DescribePipelineExecution of a running execution until it ends or ``seconds`` pass.
+    """Holds the SDK waiter's DescribePipelineExecution of a running execution until it ends or ``seconds`` pass.
 
     ``execution.wait()`` describes at once, then every 30 s: held, a short pipeline's end is answered
-    as it happens, and a long one is seen at most 30 s late (the waiter's sleep) instead of up to 30 s
-    after every look. Other callers (boto3, the AWS CLI, the console) are answered at once."""
+    as it happens. Only the waiter's polls are held (botocore marks them in the User-Agent): the SDK's
+    ``execution.describe()``, boto3, the AWS CLI and the console are answered at once."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = min(max(seconds, 0.0), HOLD_LIMIT)
@@ -39,7 +39,8 @@ class PipelineDescribeHold:
     def wrap(self, describe: Callable[[dict[str, Any]], dict[str, Any]]) -> HandlerSpec:
         def handler(params: dict[str, Any]) -> dict[str, Any]:
             record = describe(params)
-            if self.seconds <= 0 or not caller.is_sdk() or not PIPELINE_RUN.is_active(record):
+            held = caller.is_sdk() and caller.is_waiter()
+            if self.seconds <= 0 or not held or not PIPELINE_RUN.is_active(record):
                 return record
             deadline = time.monotonic() + self.seconds
             while PIPELINE_RUN.is_active(record) and time.monotonic() < deadline:

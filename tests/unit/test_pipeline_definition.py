@@ -152,3 +152,16 @@ def test_job_names_retry_backoff_and_cache_expiry() -> None:
     assert runner.expire_seconds(None) is None
     with pytest.raises(runner.StepFailed):
         runner.expire_seconds("one hour")
+
+
+@pytest.mark.parametrize(("user_agent", "held"), [
+    ("Boto3/1.40 md/Botocore#1.40 ua/2.1 os/linux m/B,Z AWS-SageMaker-Python-SDK/2.257", True),   # wait()
+    ("Boto3/1.40 md/Botocore#1.40 ua/2.1 os/linux m/Z AWS-SageMaker-Python-SDK/2.257", False),    # describe()
+    ("Boto3/1.40 md/Botocore#1.40 ua/2.1 os/linux m/B", False),                                   # a boto3 waiter
+    ("aws-cli/2.17 md/Botocore#1.35", False),
+])
+def test_only_the_sdks_waiter_polls_are_held(user_agent, held) -> None:
+    from emulator import caller
+
+    with caller.calling_as(user_agent):
+        assert (caller.is_sdk() and caller.is_waiter()) is held
