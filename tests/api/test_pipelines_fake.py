@@ -519,3 +519,39 @@ def test_retry_policies_retry_a_retryable_failure_with_backoff_then_fail(sm, uni
     assert step["AttemptCount"] == 3                            # the first attempt and MaxAttempts retries
     assert time.monotonic() - started >= 1 + 1.5                # IntervalSeconds * BackoffRate ** n
     assert step["FailureReason"].startswith("ResourceLimitExceeded: A tuning job runs at most 100 training jobs")
+
+
+def test_the_sdks_tuning_step_and_get_top_model_s3_uri(gw, s3_settings, sm, unique, monkeypatch, tmp_path) -> None:
+    """The definition the unmodified SDK 2 compiles (TuningStep, get_top_model_s3_uri, ModelStep), run."""
+    from tests_support_sdk import sdk_environment
+
+    sdk_environment(monkeypatch, tmp_path, gw.url, s3_settings, BUCKET)
+    from sagemaker.estimator import Estimator
+    from sagemaker.model import Model
+    from sagemaker.tuner import CategoricalParameter, HyperparameterTuner
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.steps import TuningStep
+
+    session = PipelineSession(default_bucket=BUCKET)
+    estimator = Estimator(image_uri="fake/scores:1", role=ROLE, instance_count=1, instance_type="ml.m5.large",
+                          output_path=f"s3://{BUCKET}/{unique}/tuning", sagemaker_session=session)
+    tuner = HyperparameterTuner(estimator, "score", {"x": CategoricalParameter(["0.2", "0.9", "0.5"])},
+                                metric_definitions=[{"Name": "score", "Regex": "score=([0-9.]+)"}], strategy="Grid",
+                                max_parallel_jobs=3)
+    tune = TuningStep(name="Tune", step_args=tuner.fit())
+    model = Model(image_uri="fake/serves:1", role=ROLE, sagemaker_session=session,
+                  model_data=tune.get_top_model_s3_uri(top_k=0, s3_bucket=BUCKET, prefix=f"{unique}/tuning"))
+    best = ModelStep(name="Best", step_args=model.create(instance_type="ml.m5.large"))
+    pipeline = Pipeline(name=unique, steps=[tune, best], sagemaker_session=session)
+    pipeline.upsert(role_arn=ROLE)
+    execution = pipeline.start()
+    execution.wait(delay=1, max_attempts=120)
+    found = {s["StepName"]: s for s in execution.list_steps()}
+    tuning_name = found["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[1]
+    top = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_name)["BestTrainingJob"]
+    assert top["TunedHyperParameters"] == {"x": "0.9"}
+    created = sm.describe_model(ModelName=found["Best-CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1])
+    assert created["PrimaryContainer"]["ModelDataUrl"] == \
+        f"s3://{BUCKET}/{unique}/tuning/{top['TrainingJobName']}/output/model.tar.gz"
