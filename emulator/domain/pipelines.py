@@ -173,6 +173,11 @@ def start(ctx: Context, params: dict[str, Any], launcher: JobLauncher) -> dict[s
     """StartPipelineExecution: check the parameters against the definition, write the execution
     (Executing) and launch it."""
     pipeline = get_pipeline(ctx, params["PipelineName"])
+    token = params.get("ClientRequestToken")
+    if token:   # a retried request (same token): the execution the first one started
+        for earlier in _executions_of(ctx, pipeline):
+            if earlier["_smlocal"].get("token") == token:
+                return earlier
     version = _pick_version(pipeline, params.get("PipelineVersionId"))
     definition = pd.parse(version["definition"])
     parameters = pd.execution_parameters(definition, params.get("PipelineParameters") or [])
@@ -189,6 +194,7 @@ def start(ctx: Context, params: dict[str, Any], launcher: JobLauncher) -> dict[s
         "PipelineVersionId": version["id"], "CreatedBy": {}, "LastModifiedBy": {},
         "CreationTime": now, "LastModifiedTime": now,
         "_smlocal": {"id": ident, "pipeline": pipeline["PipelineName"], "definition": version["definition"],
+                     "token": token,
                      "definition_time": version["time"], "parameters": parameters, "steps": {}}}
     for key in ("PipelineExecutionDescription", "SelectiveExecutionConfig"):
         if params.get(key):

@@ -404,9 +404,13 @@ def test_update_execution_and_parallelism(sm, unique) -> None:
     arn = sm.start_pipeline_execution(PipelineName=unique, ParallelismConfiguration={"MaxParallelExecutionSteps": 1},
                                       PipelineExecutionDisplayName="one-at-a-time")["PipelineExecutionArn"]
     sm.update_pipeline_execution(PipelineExecutionArn=arn, PipelineExecutionDescription="described")
+    again = sm.start_pipeline_execution(PipelineName=unique, ClientRequestToken="same-request-token-1234567890abc")
+    assert sm.start_pipeline_execution(PipelineName=unique, ClientRequestToken="same-request-token-1234567890abc"
+                                       )["PipelineExecutionArn"] == again["PipelineExecutionArn"]   # idempotent
     record = wait(sm, arn)
     assert record["PipelineExecutionStatus"] == "Succeeded"
     assert record["PipelineExecutionDescription"] == "described"
+    assert wait(sm, again["PipelineExecutionArn"])["PipelineExecutionStatus"] == "Succeeded"
     assert record["PipelineExecutionDisplayName"] == "one-at-a-time"
     assert record["ParallelismConfiguration"] == {"MaxParallelExecutionSteps": 1}
     spans = sorted((s["StartTime"], s["EndTime"]) for s in steps(sm, arn).values())
