@@ -132,7 +132,7 @@ class Fleet:
                                             "start it with `smlocal up`.")
                 try:
                     if self.services.s3 is not None:
-                        model_data.stage(self.services.s3, container, target)
+                        model_data.stage(self.services.s3, container, target, settings.archive_limits)
                     else:
                         target.mkdir(parents=True, exist_ok=True)
                 except StagingError as exc:
