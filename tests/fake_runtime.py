@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from emulator.infra.containers import MANAGED, ContainerError, ContainerSpec, ContainerState
 
@@ -142,6 +143,11 @@ class FakeRuntime:
     def remove_network(self, name: str) -> None:
         with self._lock:
             self.networks.pop(name, None)
+
+    def find_networks(self, labels: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+        with self._lock:
+            found = [(name, cast(dict[str, str], info["labels"])) for name, info in self.networks.items()]
+        return [(name, dict(have)) for name, have in found if all(have.get(k) == v for k, v in labels.items())]
 
     # --- containers ---------------------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
