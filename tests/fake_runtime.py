@@ -203,10 +203,9 @@ class FakeRuntime:
 
     def addresses(self, container_id: str) -> tuple[dict[str, int], dict[str, str]]:
         container = self._get(container_id)
-        networks = [n for n in [container.spec.network, *container.spec.extra_networks] if n and n != "none"]
-        # an isolated (internal) network is reached by address: the fake's address is loopback
-        ips = {n: "127.0.0.1" for n in networks if self.networks.get(n, {}).get("internal")}
-        return dict(container.ports), ips
+        # no network addresses: a fake container listens on a loopback port published as 8080/tcp,
+        # so the gateway reaches it there, isolated (internal network) or not
+        return dict(container.ports), {}
 
     def wait(self, container_id: str, timeout: float | None = None) -> int:
         container = self._get(container_id)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from emulator.infra.container_files import Under
 from emulator.infra.staging import _split
-from emulator.infra.uploads import tree_files, upload_files
+from emulator.infra.uploads import abort_stale_uploads, tree_files, upload_files
 from emulator.s3.client import S3Client
 
 POLL_SECONDS = 1.0
@@ -67,6 +67,8 @@ class ContinuousUploads:
                         due.append((key, where))
             watched.seen = signatures
             if due:
+                if final:   # a crash during an earlier upload of these keys left incomplete parts
+                    abort_stale_uploads(client, watched.bucket, watched.prefix, {key for key, _ in due})
                 upload_files(client, watched.bucket, due)
                 for _, where in due:
                     watched.uploaded[where.path] = signatures[where.path]

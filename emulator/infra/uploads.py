@@ -12,7 +12,7 @@ import stat
 import tarfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -135,6 +135,34 @@ class _PipeReader:
         return bytes(view[:got])
 
 
+def abort_stale_uploads(client: S3Client, bucket: str, prefix: str, keys: Collection[str]) -> int:
+    """Abort the incomplete multipart uploads of ``keys`` (all below ``prefix``) that a run cut short
+    left (a crash while uploading). Called before a job uploads the same keys again, so that no
+    half-uploaded parts stay behind. Returns how many were aborted; failures are only logged (minio
+    has no public call for these S3 operations, hence its underscored ones)."""
+    wanted, aborted = set(keys), 0
+    key_marker = upload_marker = None
+    if not wanted:
+        return 0
+    try:
+        while True:
+            listing = client.raw._list_multipart_uploads(bucket, prefix=prefix or None, key_marker=key_marker,
+                                                         upload_id_marker=upload_marker)
+            for upload in listing.uploads:
+                if upload.object_name in wanted and upload.upload_id:
+                    client.raw._abort_multipart_upload(bucket, upload.object_name, upload.upload_id)
+                    aborted += 1
+            if not listing.is_truncated:
+                break
+            key_marker, upload_marker = listing.next_key_marker, listing.next_upload_id_marker
+    except (*_NETWORK_ERRORS, ValueError) as exc:
+        log.warning("cannot abort stale multipart uploads under s3://%s/%s: %s", bucket, prefix, exc)
+    if aborted:
+        log.info("aborted %d incomplete multipart upload(s) under s3://%s/%s left by a run cut short",
+                 aborted, bucket, prefix)
+    return aborted
+
+
 def upload_tarball(client: S3Client, sources: Sequence[Source], s3_uri: str) -> TransferStats:
     """Pack the *contents* of ``sources`` (merged, later wins) as a tar.gz and upload it to ``s3_uri``.
 
@@ -150,6 +178,7 @@ def upload_tarball(client: S3Client, sources: Sequence[Source], s3_uri: str) -> 
     """
     started = time.monotonic()
     bucket, key = _split(s3_uri)
+    abort_stale_uploads(client, bucket, key, {key})
     members = _tar_members(sources)
     read_fd, write_fd = os.pipe()
     reader = _PipeReader(read_fd)
@@ -183,6 +212,7 @@ def upload_tree(client: S3Client, source: Source, s3_uri_prefix: str, workers: i
     started = time.monotonic()
     bucket, prefix = _split(s3_uri_prefix)
     files = [(key, where) for key, where, _ in tree_files(source, prefix)]
+    abort_stale_uploads(client, bucket, prefix, {key for key, _ in files})
     return upload_files(client, bucket, files, workers, started)
 
 
