@@ -11,6 +11,9 @@ import botocore.exceptions
 import httpx
 import pytest
 import rawclient as raw
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.parsers import create_parser
 from fake_container import fake_container
 from support import live_gateway
@@ -848,8 +851,7 @@ def _(c, name):
 
 @case("IA03")
 def _(c, name):
-    response = httpx.post(c.url + "/", content=b"RoleName=x", headers={
-        "Content-Type": "application/x-www-form-urlencoded"})
+    response = raw.post_form(c.url, {"RoleName": "x"})
     error = raw.parse_query_error(response)["Error"]
     return (error["Code"], response.status_code, error["Message"]), {}
 
@@ -858,7 +860,10 @@ def _(c, name):
 def _(c, name):
     s3 = S3Settings(endpoint="http://127.0.0.1:9", access_key="k", secret_key="s")   # never reached
     with live_gateway(c.scratch / name, s3=s3) as gateway:
-        response = httpx.get(gateway.url + "/bucket/key%00.txt")
+        url = gateway.url + "/bucket/key%00.txt"
+        request = AWSRequest(method="GET", url=url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+        S3SigV4Auth(Credentials("k", "s"), "s3", "us-east-1").add_auth(request)    # signed as S3 clients do
+        response = httpx.get(url, headers=dict(request.headers.items()))
     error = create_parser("rest-xml").parse({"status_code": response.status_code, "headers": dict(response.headers),
                                              "body": response.content}, None)["Error"]
     return (error["Code"], response.status_code, error["Message"]), {}
