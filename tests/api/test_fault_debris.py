@@ -188,3 +188,20 @@ def test_incomplete_multipart_uploads_of_a_cut_short_upload_are_aborted(gw_plain
 def gw_plain(tmp_path_factory, runtime, s3_settings, s3):
     with live_gateway(tmp_path_factory.mktemp("debris"), s3=s3_settings, containers=runtime) as gateway:
         yield gateway
+
+
+def test_networks_of_ended_jobs_are_swept_at_start_up(tmp_path, runtime, s3_settings, s3, unique):
+    """A crash between a job's last status and its cleanup leaves its network; a network of a job this
+    instance does not know (another smlocal's, on the same Docker) is left alone."""
+    with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as first:
+        sm = first.client("sagemaker")
+        sm.create_training_job(**training(unique, "fake/checkpoints:1",
+                                          CheckpointConfig={"S3Uri": f"s3://{BUCKET}/{unique}/ckpt"}))
+        wait_for(lambda: sm.describe_training_job(TrainingJobName=unique), "TrainingJobStatus", {"Completed"})
+    runtime.create_network(f"smlocal-train-{unique}", {"org.smlocal.kind": "training-job", "org.smlocal.job": unique})
+    runtime.create_network(f"smlocal-train-{unique}-x", {"org.smlocal.kind": "training-job",
+                                                          "org.smlocal.job": unique + "-elsewhere"})
+    with live_gateway(tmp_path, s3=s3_settings, containers=runtime):
+        assert f"smlocal-train-{unique}" not in runtime.networks
+        assert f"smlocal-train-{unique}-x" in runtime.networks
+    runtime.remove_network(f"smlocal-train-{unique}-x")
