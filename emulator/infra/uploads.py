@@ -142,15 +142,16 @@ def abort_stale_uploads(client: S3Client, bucket: str, prefix: str, keys: Collec
     has no public call for these S3 operations, hence its underscored ones)."""
     wanted, aborted = set(keys), 0
     key_marker = upload_marker = None
-    if not wanted:
+    lister = getattr(client.raw, "_list_multipart_uploads", None)
+    abort = getattr(client.raw, "_abort_multipart_upload", None)
+    if not wanted or lister is None or abort is None:
         return 0
     try:
         while True:
-            listing = client.raw._list_multipart_uploads(bucket, prefix=prefix or None, key_marker=key_marker,
-                                                         upload_id_marker=upload_marker)
+            listing = lister(bucket, prefix=prefix or None, key_marker=key_marker, upload_id_marker=upload_marker)
             for upload in listing.uploads:
                 if upload.object_name in wanted and upload.upload_id:
-                    client.raw._abort_multipart_upload(bucket, upload.object_name, upload.upload_id)
+                    abort(bucket, upload.object_name, upload.upload_id)
                     aborted += 1
             if not listing.is_truncated:
                 break
