@@ -13,6 +13,9 @@ Defaults (documented in the README):
   SMLOCAL_STOP_GRACE_SECONDS   120   SIGTERM -> SIGKILL grace on Stop and MaxRuntime (SageMaker's value)
   SMLOCAL_INSTANCE_LIMITS       on   off: no CPU/memory limits from the instance type
   SMLOCAL_CONSOLE_HOSTS          ""  extra host names the web console answers to (comma-separated)
+  SMLOCAL_TAR_MAX_MEMBERS   1000000   user tarballs (model data): most members extracted
+  SMLOCAL_TAR_MAX_BYTES     64 GiB    ... most bytes once extracted, all members together
+  SMLOCAL_TAR_MAX_MEMBER_BYTES 64 GiB ... most bytes of one member
 """
 
 from __future__ import annotations
@@ -50,6 +53,20 @@ class S3Settings:
         return self.container_endpoint or self.endpoint
 
 
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps on extracting a user's tarball (``emulator.infra.safe_tar``): a gzip bomb or a
+    million-member archive fails the endpoint or job with a reason instead of filling the disk."""
+
+    max_members: int = field(default_factory=lambda: _env_int("SMLOCAL_TAR_MAX_MEMBERS", 1_000_000))
+    max_total_bytes: int = field(default_factory=lambda: _env_int("SMLOCAL_TAR_MAX_BYTES", 64 * 1024 ** 3))
+    max_member_bytes: int = field(default_factory=lambda: _env_int("SMLOCAL_TAR_MAX_MEMBER_BYTES", 64 * 1024 ** 3))
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
@@ -72,6 +89,7 @@ class Settings:
     # names (besides loopback and the bind address) browsers may use for the console (Host check)
     console_hosts: tuple[str, ...] = field(default_factory=lambda: tuple(
         h.strip() for h in os.environ.get("SMLOCAL_CONSOLE_HOSTS", "").split(",") if h.strip()))
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.region):

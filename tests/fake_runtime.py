@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from emulator.infra.containers import MANAGED, ContainerError, ContainerSpec, ContainerState
 
@@ -143,6 +144,11 @@ class FakeRuntime:
         with self._lock:
             self.networks.pop(name, None)
 
+    def find_networks(self, labels: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+        with self._lock:
+            found = [(name, cast(dict[str, str], info["labels"])) for name, info in self.networks.items()]
+        return [(name, dict(have)) for name, have in found if all(have.get(k) == v for k, v in labels.items())]
+
     # --- containers ---------------------------------------------------------------------------------
     def create(self, spec: ContainerSpec) -> str:
         if spec.image not in self.behaviours:
@@ -197,10 +203,9 @@ class FakeRuntime:
 
     def addresses(self, container_id: str) -> tuple[dict[str, int], dict[str, str]]:
         container = self._get(container_id)
-        networks = [n for n in [container.spec.network, *container.spec.extra_networks] if n and n != "none"]
-        # an isolated (internal) network is reached by address: the fake's address is loopback
-        ips = {n: "127.0.0.1" for n in networks if self.networks.get(n, {}).get("internal")}
-        return dict(container.ports), ips
+        # no network addresses: a fake container listens on a loopback port published as 8080/tcp,
+        # so the gateway reaches it there, isolated (internal network) or not
+        return dict(container.ports), {}
 
     def wait(self, container_id: str, timeout: float | None = None) -> int:
         container = self._get(container_id)

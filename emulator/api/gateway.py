@@ -63,9 +63,16 @@ class Gateway:
                 restjson.path_matches_any(runtime.model, request.url.path):
             return await self._rest_json(runtime, request, request_id)
         if request.url.path == "/" and request.method in ("POST", "GET"):
-            form = await self._form(request)
+            try:
+                form = await self._form(request)
+            except RequestEntityTooLarge as exc:
+                return xml_error(exc, request_id, query.NAMESPACES["sts"])
             if form is not None and "Action" in form:
                 return await self._query(form, request, request_id)
+            if request.method == "POST" and _is_form(request):
+                # the body is read (no S3 request is a form POST to "/"): answer as a query service would
+                return xml_error(ServiceError(MISSING_ACTION, code="MissingAction"), request_id,
+                                 query.NAMESPACES["sts"])
         if self.s3 is not None:
             return await self.s3.forward(request)
         return Response(_s3_unavailable(request_id), status_code=400, media_type="application/xml",
@@ -89,8 +96,7 @@ class Gateway:
     async def _form(self, request: Request) -> dict[str, str] | None:
         params = dict(urllib.parse.parse_qsl(request.url.query, keep_blank_values=True))
         if request.method == "POST":
-            ctype = request.headers.get("content-type", "")
-            if not ctype.startswith("application/x-www-form-urlencoded"):
+            if not _is_form(request):
                 return params or None
             body = await self._body(request)
             try:
@@ -158,6 +164,14 @@ class Gateway:
             return xml_error(ServiceError(exc.message, code="InvalidAction"), request_id, namespace)
         except Exception as exc:  # noqa: BLE001
             return xml_error(exc, request_id, namespace)
+
+
+MISSING_ACTION = ("The request has no Action parameter: form-encoded POSTs to / are query-protocol calls (STS, IAM, "
+                  "CloudWatch); S3 requests name a bucket in the path.")
+
+
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
 
 
 def _query_service(form: dict[str, str], authorization: str) -> str | None:

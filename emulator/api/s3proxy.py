@@ -35,7 +35,12 @@ class S3Proxy:
             resigned = sse.strip_kms(request.method, request.scope.get("raw_path", b"").decode("latin-1"),
                                      request.url.query, headers, *self.keys)
             kms, headers = resigned is not None, resigned or headers
-        url = httpx.URL(path=request.url.path, query=request.url.query.encode())
+        try:
+            url = httpx.URL(path=request.url.path, query=request.url.query.encode())
+        except (httpx.InvalidURL, ValueError):      # a NUL or another character no URL may carry
+            body = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidURI</Code>'
+                    "<Message>Couldn't parse the specified URI.</Message></Error>")
+            return Response(body, status_code=400, media_type="application/xml")
         upstream = self._client.build_request(request.method, url, headers=headers,
                                               content=request.stream())
         try:

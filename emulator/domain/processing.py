@@ -94,7 +94,10 @@ def _check_supported(params: dict[str, Any]) -> None:
             f"smlocal: {image}. Run Spark inside your own image with ScriptProcessor or a custom image instead.")
     _check_inputs(params.get("ProcessingInputs") or [])
     _check_outputs((params.get("ProcessingOutputConfig") or {}).get("Outputs") or [])
-    count = params["ProcessingResources"]["ClusterConfig"]["InstanceCount"]
+    cluster = params["ProcessingResources"]["ClusterConfig"]
+    if "InstanceType" not in cluster or "InstanceCount" not in cluster:
+        raise ValidationException("ProcessingResources.ClusterConfig needs InstanceType and InstanceCount.")
+    count = cluster["InstanceCount"]
     if count > MAX_INSTANCES:
         raise ResourceLimitExceeded(
             f"smlocal runs at most {MAX_INSTANCES} instances per processing job (each is a container on this "

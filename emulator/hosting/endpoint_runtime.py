@@ -201,6 +201,7 @@ class HostingRuntime:
             self.fleet.remove_leftovers(name)
         except ContainerError as exc:
             log.warning("endpoint %s: leftover containers: %s", name, exc)
+        self.fleet.sweep(name)
         self.fleet.remove_workspace(self.fleet.workspace(name))
         if self.endpoints.ctx.store.delete(ENDPOINT.kind, name) is None:
             log.info("endpoint %s: its record was already gone when its deletion finished", name)
@@ -214,7 +215,9 @@ class HostingRuntime:
     # --- start-up ------------------------------------------------------------------------------------
     def recover(self) -> None:
         """Endpoints a previous run left: reattach to their running containers, or start them again."""
-        for record in self.services_records():
+        records = self.services_records()
+        self.fleet.sweep_orphans({r["EndpointName"].lower() for r in records})
+        for record in records:
             name, status = record["EndpointName"], record["EndpointStatus"]
             if status in (IN_SERVICE, UPDATING, CREATING):
                 self.recovering.add(name)
@@ -235,15 +238,18 @@ class HostingRuntime:
                 return
             if status == FAILED:
                 self.fleet.remove_leftovers(name)
+                self.fleet.sweep(name)
                 return
             previous = private.get("deployment")
+            # a start or update cut short leaves model directories and networks no record names
+            self.fleet.sweep(name, keep=frozenset({previous["id"]}) if previous else frozenset())
             if previous:
                 capture = private.get("capture")
                 found = self.fleet.reattach(name, previous, self._capture(name, capture))
                 if found is None:
                     log.info("endpoint %s: containers gone, starting them again", name)
                     self.fleet.remove_leftovers(name)
-                    self.fleet.remove_workspace(self.fleet.workspace(name, previous["id"]))
+                    self.fleet.sweep(name)
                     try:
                         found = self._start(name, {"variants": previous["variants"], "capture": capture})
                     except (DeploymentFailure, ContainerError) as exc:

@@ -132,7 +132,7 @@ class Fleet:
                                             "start it with `smlocal up`.")
                 try:
                     if self.services.s3 is not None:
-                        model_data.stage(self.services.s3, container, target)
+                        model_data.stage(self.services.s3, container, target, settings.archive_limits)
                     else:
                         target.mkdir(parents=True, exist_ok=True)
                 except StagingError as exc:
@@ -289,6 +289,36 @@ class Fleet:
             if state.labels.get("org.smlocal.deployment") not in keep:
                 self._remove(state.id, 1)
 
+    def sweep(self, endpoint: str, keep: frozenset[str] = frozenset()) -> None:
+        """Debris of deployments of ``endpoint`` other than ``keep`` that a crash, ``smlocal down`` or an
+        interrupted start left: isolation networks and model directories."""
+        try:
+            for name, labels in self.docker.find_networks({**contract.labels(endpoint), **self.home_label()}):
+                if labels.get("org.smlocal.deployment") not in keep:
+                    self.docker.remove_network(name)
+        except ContainerError as exc:
+            log.warning("endpoint %s: cannot sweep its networks: %s", endpoint, exc)
+        root = self.workspace(endpoint)
+        for entry in sorted(root.iterdir()) if root.is_dir() else ():
+            if entry.name not in keep:
+                log.info("endpoint %s: removing the model directory of an interrupted deployment %s",
+                         endpoint, entry.name)
+                self.remove_workspace(entry)
+
+    def sweep_orphans(self, endpoints: set[str]) -> None:
+        """Networks and directories of endpoints that have no record any more (all of ``endpoints``
+        are the names that do, lower-cased)."""
+        try:
+            for name, labels in self.docker.find_networks({"org.smlocal.kind": contract.KIND, **self.home_label()}):
+                if labels.get("org.smlocal.endpoint", "").lower() not in endpoints:
+                    self.docker.remove_network(name)
+        except ContainerError as exc:
+            log.warning("cannot sweep endpoint networks: %s", exc)
+        root = self.services.settings.data_dir / "endpoints"
+        for entry in sorted(root.iterdir()) if root.is_dir() else ():
+            if entry.name not in endpoints:
+                self.remove_workspace(entry)
+
 
 def home_label(data_dir: Path) -> dict[str, str]:
     """Which smlocal (by data directory) an endpoint container belongs to."""
@@ -296,8 +326,9 @@ def home_label(data_dir: Path) -> dict[str, str]:
 
 
 def stop_all(docker: ContainerRuntime, data_dir: Path, grace: float = 5) -> int:
-    """``smlocal down``: stop and remove every endpoint container of the smlocal using ``data_dir``.
-    The endpoints stay InService in the records and start again on the next ``smlocal up``."""
+    """``smlocal down``: stop and remove every endpoint container (and isolation network) of the
+    smlocal using ``data_dir``. The endpoints stay InService in the records and start again on the
+    next ``smlocal up``."""
     found = docker.find({"org.smlocal.kind": contract.KIND, **home_label(data_dir)})
     def stop_and_remove(container_id: str) -> None:
         docker.stop(container_id, grace)
@@ -308,6 +339,11 @@ def stop_all(docker: ContainerRuntime, data_dir: Path, grace: float = 5) -> int:
         thread.start()
     for thread in threads:
         thread.join()
+    try:
+        for name, _ in docker.find_networks({"org.smlocal.kind": contract.KIND, **home_label(data_dir)}):
+            docker.remove_network(name)
+    except ContainerError as exc:
+        log.warning("cannot remove endpoint networks: %s", exc)
     return len(found)
 
 

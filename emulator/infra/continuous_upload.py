@@ -8,13 +8,13 @@ ends, every file not yet uploaded in its final state is uploaded.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emulator.infra.container_files import Under
 from emulator.infra.staging import _split
-from emulator.infra.uploads import tree_files, upload_files
+from emulator.infra.uploads import abort_stale_uploads, tree_files, upload_files
 from emulator.s3.client import S3Client
 
 POLL_SECONDS = 1.0
@@ -23,7 +23,7 @@ Signature = tuple[int, int]           # (size, mtime in ns)
 
 @dataclass
 class _Watched:
-    directories: list[Path]
+    directories: list[Under]
     bucket: str
     prefix: str
     seen: dict[Path, Signature] = field(default_factory=dict)       # at the previous poll
@@ -40,7 +40,9 @@ class ContinuousUploads:
     def active(self) -> bool:
         return bool(self.watched)
 
-    def watch(self, directories: list[Path], s3_uri: str) -> None:
+    def watch(self, directories: list[Under], s3_uri: str) -> None:
+        """``directories``: the output's directory on each host, below the host's mount (never followed
+        through a link the container made)."""
         bucket, prefix = _split(s3_uri)
         self.watched.append(_Watched(directories, bucket, prefix))
 
@@ -53,23 +55,22 @@ class ContinuousUploads:
         self.last_poll = now
         count = 0
         for watched in self.watched:
-            due: list[tuple[str, Path]] = []
+            due: list[tuple[str, Under]] = []
             signatures: dict[Path, Signature] = {}
             for directory in watched.directories:
-                for key, path in tree_files(directory, watched.prefix):
-                    try:
-                        info = os.stat(path)
-                    except OSError:
-                        continue
+                for key, where, info in tree_files(directory, watched.prefix):
+                    path = where.path
                     signature = (info.st_size, info.st_mtime_ns)
                     signatures[path] = signature
                     settled = final or watched.seen.get(path) == signature
                     if settled and watched.uploaded.get(path) != signature:
-                        due.append((key, path))
+                        due.append((key, where))
             watched.seen = signatures
             if due:
+                if final:   # a crash during an earlier upload of these keys left incomplete parts
+                    abort_stale_uploads(client, watched.bucket, watched.prefix, {key for key, _ in due})
                 upload_files(client, watched.bucket, due)
-                for _, path in due:
-                    watched.uploaded[path] = signatures[path]
+                for _, where in due:
+                    watched.uploaded[where.path] = signatures[where.path]
                 count += len(due)
         return count

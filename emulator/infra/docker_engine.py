@@ -82,6 +82,15 @@ class DockerEngine:
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             log.warning("could not remove network %s: %s", name, _describe(exc))
 
+    def find_networks(self, labels: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+        """(name, labels) of the smlocal networks carrying every one of ``labels``."""
+        wanted = [f"{MANAGED}=true"] + [f"{k}={v}" for k, v in labels.items()]
+        try:
+            return [(n.name, dict(n.attrs.get("Labels") or {})) for n in self.client.networks.list(
+                filters={"label": wanted})]
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise ContainerError(f"cannot list Docker networks: {_describe(exc)}") from None
+
     # --- containers --------------------------------------------------------------------------------
     def start(self, spec: ContainerSpec) -> str:
         """Create and start a container; returns its id."""

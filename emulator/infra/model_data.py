@@ -2,28 +2,27 @@
 into the directory that becomes the container's ``/opt/ml/model``; or, with ``ModelDataSource``
 and ``CompressionType: None``, an S3 prefix copied as is.
 
-Tarballs are hostile until proven otherwise: members are extracted with the standard library's
-``data`` filter (no absolute paths, no ``..``, no links leaving the directory, no devices), and
-the archive's declared size and member count are capped before anything is written.
+Tarballs are hostile until proven otherwise: ``emulator.infra.safe_tar`` checks every member itself
+(no ``..``, no member written through a link, no link leaving the directory, no devices, capped
+member count and sizes from ``Settings.archive_limits``).
 """
 
 from __future__ import annotations
 
 import os
-import tarfile
 import uuid
 from pathlib import Path
 from typing import Any
 
-from emulator.infra.staging import StagingError, download_prefix, human_size
+from emulator.infra import safe_tar
+from emulator.infra.staging import StagingError, download_prefix
 from emulator.s3.client import S3Client, S3Error, split_uri
 
 CHUNK = 1024 * 1024
-MAX_MEMBERS = 1_000_000
-MAX_EXTRACTED_BYTES = 64 * 1024 ** 3
 
 
-def stage(client: S3Client, container: dict[str, Any], dest: Path) -> None:
+def stage(client: S3Client, container: dict[str, Any], dest: Path,
+          limits: safe_tar.LimitsLike = safe_tar.Limits()) -> None:
     """Put the container's model artifacts under ``dest`` (created); nothing to do without any."""
     dest.mkdir(parents=True, exist_ok=True)
     source = (container.get("ModelDataSource") or {}).get("S3DataSource")
@@ -32,13 +31,14 @@ def stage(client: S3Client, container: dict[str, Any], dest: Path) -> None:
         if source.get("CompressionType", "None") == "None":
             download_prefix(client, uri, dest)
             return
-        fetch_and_extract(client, uri, dest)
+        fetch_and_extract(client, uri, dest, limits)
         return
     if container.get("ModelDataUrl"):
-        fetch_and_extract(client, container["ModelDataUrl"], dest)
+        fetch_and_extract(client, container["ModelDataUrl"], dest, limits)
 
 
-def fetch_and_extract(client: S3Client, uri: str, dest: Path) -> None:
+def fetch_and_extract(client: S3Client, uri: str, dest: Path,
+                      limits: safe_tar.LimitsLike = safe_tar.Limits()) -> None:
     try:
         bucket, key = split_uri(uri)
     except S3Error as exc:
@@ -58,30 +58,23 @@ def fetch_and_extract(client: S3Client, uri: str, dest: Path) -> None:
             if response is not None:
                 response.close()
                 response.release_conn()
-        extract(archive, dest, uri)
+        extract(archive, dest, uri, limits)
     finally:
         archive.unlink(missing_ok=True)
 
 
-def extract(archive: Path, dest: Path, uri: str) -> None:
+def extract(archive: Path, dest: Path, uri: str, limits: safe_tar.LimitsLike = safe_tar.Limits()) -> None:
     try:
-        with tarfile.open(archive, mode="r:*") as tar:
-            members, total = [], 0
-            for member in tar:
-                members.append(member)
-                total += max(member.size, 0)
-                if len(members) > MAX_MEMBERS or total > MAX_EXTRACTED_BYTES:
-                    raise StagingError(
-                        f"Model data {uri} is too large to extract: more than {MAX_MEMBERS} files or "
-                        f"{human_size(MAX_EXTRACTED_BYTES)}.")
-            for member in members:
-                try:
-                    tar.extract(member, dest, filter="data")
-                except tarfile.FilterError as exc:
-                    raise StagingError(f"Model data {uri} contains an unsafe member: {exc}") from None
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise StagingError(f"Model data {uri} is not a valid .tar.gz archive ({type(exc).__name__}: {exc}). "
+        safe_tar.extract(archive, dest, limits)
+    except safe_tar.UnsafeMember as exc:
+        raise StagingError(f"Model data {uri} contains an unsafe member: {exc}.") from None
+    except safe_tar.ArchiveTooLarge as exc:
+        raise StagingError(f"Model data {uri} is too large to extract: {exc}.") from None
+    except safe_tar.BadArchive as exc:
+        raise StagingError(f"Model data {uri} is not a valid .tar.gz archive: {exc}. "
                            "ModelDataUrl must point to a gzip-compressed tar file.") from None
+    except safe_tar.ArchiveError as exc:
+        raise StagingError(f"Model data {uri} could not be extracted: {exc}.") from None
 
 
 def _reason(exc: BaseException) -> str:

@@ -12,10 +12,11 @@ import stat
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from emulator.infra.container_files import Found, Refused, Under, link_target_inside, open_dir, open_file, walk
 from emulator.infra.staging import (
     _NETWORK_ERRORS,
     CHUNK_SIZE,
@@ -24,7 +25,6 @@ from emulator.infra.staging import (
     StagingError,
     TransferStats,
     _failure,
-    _inside,
     _parallel,
     _split,
 )
@@ -33,51 +33,42 @@ from emulator.s3.client import S3Client
 log = logging.getLogger(__name__)
 
 
-def _scan(source: Path) -> Iterator[tuple[str, Path, os.stat_result]]:
-    """(relative POSIX path, path, lstat) of everything under ``source``, parents first, no symlinks followed."""
-    stack = [(source, "")]
-    while stack:
-        folder, rel = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as exc:
-            raise StagingError(f"cannot read directory {folder}: {exc.strerror}") from None
-        for entry in entries:
-            path, name = Path(entry.path), f"{rel}{entry.name}"
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue                                  # removed while scanning
-            yield name, path, info
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((path, name + "/"))
+Source = Path | Under
 
 
-def _link_inside(path: Path, root: Path) -> bool:
-    target = os.readlink(path)
-    return not os.path.isabs(target) and _inside((path.parent / target).resolve(), root)
+def _under(source: Source) -> Under:
+    return source if isinstance(source, Under) else Under(Path(source))
 
 
-def _tar_members(sources: list[Path]) -> list[tuple[str, Path, os.stat_result]]:
+def _is_dir(top: Under) -> bool:
+    try:
+        os.close(open_dir(top))
+        return True
+    except OSError:
+        return False
+
+
+def _tar_members(sources: Sequence[Source]) -> list[Found]:
     """Archive members of all sources merged at the root; on a name clash the later source wins."""
-    chosen: dict[str, tuple[str, Path, os.stat_result]] = {}
+    chosen: dict[str, Found] = {}
     for source in reversed(sources):
-        if not source.is_dir():
-            log.warning("tarball source %s does not exist; packing it as empty", source)
+        top = _under(source)
+        if not _is_dir(top):
+            log.warning("tarball source %s does not exist or is not a directory (links are not followed); "
+                        "packing it as empty", top.path)
             continue
-        root = source.resolve()
-        for name, path, info in _scan(source):
-            if name in chosen or any(p in chosen and not stat.S_ISDIR(chosen[p][2].st_mode)
+        for found in walk(top):
+            name = found.name
+            if name in chosen or any(p in chosen and not stat.S_ISDIR(chosen[p].info.st_mode)
                                      for p in _ancestors(name)):
                 continue                                      # a later source has this name
-            if os.path.islink(path) and not _link_inside(path, root):
-                log.warning("not packing symlink %s: it points outside %s", path, source)
+            if found.link is not None and link_target_inside(found) is None:
+                log.warning("not packing symlink %s: it points outside %s", found.where.path, top.path)
                 continue
-            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)
-                    or stat.S_ISLNK(info.st_mode)):
-                log.warning("not packing %s: not a regular file, directory or symlink", path)
+            if not (stat.S_ISREG(found.info.st_mode) or stat.S_ISDIR(found.info.st_mode) or found.link is not None):
+                log.warning("not packing %s: not a regular file, directory or symlink", found.where.path)
                 continue
-            chosen[name] = (name, path, info)
+            chosen[name] = found
     return [chosen[name] for name in sorted(chosen, key=lambda n: n.split("/"))]
 
 
@@ -87,26 +78,35 @@ def _ancestors(name: str) -> Iterator[str]:
         yield name
 
 
-def _write_tarball(members: list[tuple[str, Path, os.stat_result]], out: BinaryIO) -> None:
+def _write_tarball(members: list[Found], out: BinaryIO) -> None:
     with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=GZIP_LEVEL) as gz, \
             tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for name, path, info in members:
-            member = tarfile.TarInfo(name)
+        for found in members:
+            info = found.info
+            member = tarfile.TarInfo(found.name)
             member.mode, member.mtime = info.st_mode & 0o7777, int(info.st_mtime)
             member.uid, member.gid = info.st_uid, info.st_gid
+            if stat.S_ISDIR(info.st_mode):
+                member.type = tarfile.DIRTYPE
+                tar.addfile(member)
+                continue
+            if found.link is not None:
+                member.type, member.linkname = tarfile.SYMTYPE, found.link
+                tar.addfile(member)
+                continue
             try:
-                if stat.S_ISDIR(info.st_mode):
-                    member.type = tarfile.DIRTYPE
-                    tar.addfile(member)
-                elif stat.S_ISLNK(info.st_mode):
-                    member.type, member.linkname = tarfile.SYMTYPE, os.readlink(path)
-                    tar.addfile(member)
-                else:
-                    with open(path, "rb") as data:
-                        member.size = os.fstat(data.fileno()).st_size
-                        tar.addfile(member, data)
+                fd = open_file(found.where)
+            except (Refused, FileNotFoundError) as exc:
+                log.warning("not packing %s: %s (changed since it was listed)", found.where.path, exc)
+                continue
             except OSError as exc:
-                raise StagingError(f"cannot pack {path}: {exc.strerror or exc}") from None
+                raise StagingError(f"cannot pack {found.where.path}: {exc.strerror or exc}") from None
+            try:
+                with os.fdopen(fd, "rb") as data:
+                    member.size = os.fstat(data.fileno()).st_size
+                    tar.addfile(member, data)
+            except OSError as exc:
+                raise StagingError(f"cannot pack {found.where.path}: {exc.strerror or exc}") from None
 
 
 class _PipeReader:
@@ -135,7 +135,36 @@ class _PipeReader:
         return bytes(view[:got])
 
 
-def upload_tarball(client: S3Client, sources: list[Path], s3_uri: str) -> TransferStats:
+def abort_stale_uploads(client: S3Client, bucket: str, prefix: str, keys: Collection[str]) -> int:
+    """Abort the incomplete multipart uploads of ``keys`` (all below ``prefix``) that a run cut short
+    left (a crash while uploading). Called before a job uploads the same keys again, so that no
+    half-uploaded parts stay behind. Returns how many were aborted; failures are only logged (minio
+    has no public call for these S3 operations, hence its underscored ones)."""
+    wanted, aborted = set(keys), 0
+    key_marker = upload_marker = None
+    lister = getattr(client.raw, "_list_multipart_uploads", None)
+    abort = getattr(client.raw, "_abort_multipart_upload", None)
+    if not wanted or lister is None or abort is None:
+        return 0
+    try:
+        while True:
+            listing = lister(bucket, prefix=prefix or None, key_marker=key_marker, upload_id_marker=upload_marker)
+            for upload in listing.uploads:
+                if upload.object_name in wanted and upload.upload_id:
+                    abort(bucket, upload.object_name, upload.upload_id)
+                    aborted += 1
+            if not listing.is_truncated:
+                break
+            key_marker, upload_marker = listing.next_key_marker, listing.next_upload_id_marker
+    except (*_NETWORK_ERRORS, ValueError) as exc:
+        log.warning("cannot abort stale multipart uploads under s3://%s/%s: %s", bucket, prefix, exc)
+    if aborted:
+        log.info("aborted %d incomplete multipart upload(s) under s3://%s/%s left by a run cut short",
+                 aborted, bucket, prefix)
+    return aborted
+
+
+def upload_tarball(client: S3Client, sources: Sequence[Source], s3_uri: str) -> TransferStats:
     """Pack the *contents* of ``sources`` (merged, later wins) as a tar.gz and upload it to ``s3_uri``.
 
     The archive is streamed: a thread writes the tar.gz into an OS pipe and ``put_object`` reads
@@ -144,11 +173,14 @@ def upload_tarball(client: S3Client, sources: list[Path], s3_uri: str) -> Transf
     next to the sources, then multipart upload" (~200 MB of mixed data, embedded SeaweedFS, 2 CPUs)
     the pipe was faster (see ``bench/staging_throughput.py --tarball``) and needs no scratch disk.
     Symlinks pointing inside their source are stored as symlinks; others are skipped with a warning.
+    Sources are read without following links (``container_files``): a container's links never make
+    smlocal pack a host file.
     An empty or missing source yields an empty (but valid) archive, as SageMaker always uploads one.
     """
     started = time.monotonic()
     bucket, key = _split(s3_uri)
-    members = _tar_members([Path(s) for s in sources])
+    abort_stale_uploads(client, bucket, key, {key})
+    members = _tar_members(sources)
     read_fd, write_fd = os.pipe()
     reader = _PipeReader(read_fd)
 
@@ -176,51 +208,75 @@ def upload_tarball(client: S3Client, sources: list[Path], s3_uri: str) -> Transf
     return TransferStats(1, reader.size, time.monotonic() - started)
 
 
-def upload_tree(client: S3Client, source: Path, s3_uri_prefix: str, workers: int = 8) -> TransferStats:
+def upload_tree(client: S3Client, source: Source, s3_uri_prefix: str, workers: int = 8) -> TransferStats:
     """Upload every file under ``source`` to ``<s3_uri_prefix>/<relative path>`` with ``workers`` threads."""
     started = time.monotonic()
     bucket, prefix = _split(s3_uri_prefix)
-    return upload_files(client, bucket, tree_files(Path(source), prefix), workers, started)
+    files = [(key, where) for key, where, _ in tree_files(source, prefix)]
+    abort_stale_uploads(client, bucket, prefix, {key for key, _ in files})
+    return upload_files(client, bucket, files, workers, started)
 
 
-def tree_files(source: Path, prefix: str) -> list[tuple[str, Path]]:
-    """(``prefix``/relative path, file) of every file under ``source``.
+def tree_files(source: Source, prefix: str) -> list[tuple[str, Under, os.stat_result]]:
+    """(``prefix``/relative path, file, its stat) of every file under ``source``.
 
-    Symlinks to files inside ``source`` stand for the target's content; symlinks to directories or
-    to anything outside are skipped with a warning (never followed).
+    Symlinks to files inside ``source`` stand for the target's content (reached without following
+    any link); symlinks to directories, to anything outside or through other links are skipped with
+    a warning.
     """
     prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
-    root = source.resolve()
-    files: list[tuple[str, Path]] = []
-    for name, path, info in (_scan(source) if source.is_dir() else ()):
-        if stat.S_ISLNK(info.st_mode):
-            if not _link_inside(path, root) or not path.resolve().is_file():
-                log.warning("not uploading symlink %s: it points outside %s or to a directory", path, source)
+    top = _under(source)
+    files: list[tuple[str, Under, os.stat_result]] = []
+    for found in walk(top):
+        where, info = found.where, found.info
+        if found.link is not None:
+            target = link_target_inside(found)
+            try:
+                if target is None:
+                    raise Refused(0, "it points outside")
+                where = Under(top.anchor, f"{top.rel}/{target}" if top.rel else target)
+                fd = open_file(where)
+            except OSError:
+                log.warning("not uploading symlink %s: it points outside %s, to a directory or through "
+                            "another link", found.where.path, top.path)
                 continue
-            path = path.resolve()
+            try:
+                info = os.fstat(fd)
+            finally:
+                os.close(fd)
         elif not stat.S_ISREG(info.st_mode):
             continue
-        files.append((prefix + name, path))
+        files.append((prefix + found.name, where, info))
     return files
 
 
-def upload_files(client: S3Client, bucket: str, files: list[tuple[str, Path]], workers: int = 8,
+def upload_files(client: S3Client, bucket: str, files: Sequence[tuple[str, Path | Under]], workers: int = 8,
                  started: float | None = None) -> TransferStats:
-    """Upload each (key, file) to ``bucket`` with ``workers`` threads."""
+    """Upload each (key, file) to ``bucket`` with ``workers`` threads. A file that turned into a link
+    (or vanished) since it was listed is skipped with a warning: links are never followed."""
     started = time.monotonic() if started is None else started
     # memory: about (workers + files) parts at most, while one big file still uses every worker
     parts_in_flight = max(1, workers // max(1, len(files)))
 
-    def put(item: tuple[str, Path]) -> int:
-        obj_key, path = item
+    def put(item: tuple[str, Path | Under]) -> int:
+        obj_key, file = item
+        where = file if isinstance(file, Under) else Under.own(Path(file))
         try:
-            with open(path, "rb") as data:
+            fd = open_file(where)
+        except (Refused, FileNotFoundError) as exc:
+            log.warning("not uploading %s to s3://%s/%s: %s", where.path, bucket, obj_key, exc)
+            return 0
+        except OSError as exc:
+            raise StagingError(f"cannot upload {where.path}: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, "rb") as data:
                 size = os.fstat(data.fileno()).st_size
                 client.raw.put_object(bucket, obj_key, data, size, part_size=PART_SIZE,
                                       num_parallel_uploads=parts_in_flight)
             return size
         except (*_NETWORK_ERRORS, ValueError, OSError) as exc:
-            raise _failure(client, exc, f"cannot upload {path} to s3://{bucket}/{obj_key}", bucket, obj_key) from None
+            raise _failure(client, exc, f"cannot upload {where.path} to s3://{bucket}/{obj_key}",
+                           bucket, obj_key) from None
 
     sizes = _parallel(put, files, workers, "s3-upload")
     return TransferStats(len(files), sum(sizes), time.monotonic() - started)

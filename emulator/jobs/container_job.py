@@ -156,6 +156,7 @@ class ContainerJob:
             if reattach:
                 self.reattach()
             else:
+                self.discard_stale_workspace()
                 self.prepare()
             self.conclude(self.wait())
         except Stopped:
@@ -174,6 +175,14 @@ class ContainerJob:
         finally:
             if not interrupted:
                 self.cleanup()
+
+    def discard_stale_workspace(self) -> None:
+        """A run cut short before its containers started (a crash while staging) left files behind,
+        such as partly downloaded ``.part`` files: the restarted run stages into a fresh directory,
+        so its containers never see them."""
+        if self.workspace.exists():
+            log.info("%s %s: removing the work directory a run cut short left", self.family.kind, self.name)
+            shutil.rmtree(self.workspace, ignore_errors=True)
 
     def fail(self, reason: str) -> None:
         if self.containers:

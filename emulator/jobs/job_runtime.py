@@ -7,6 +7,7 @@ import logging
 
 from emulator.domain.families import Family
 from emulator.domain.records import Records
+from emulator.infra.containers import ContainerError
 from emulator.jobs.container_job import JobServices
 from emulator.jobs.kinds import BY_KIND, KINDS, JobKind
 from emulator.jobs.scheduler import JobControl, Scheduler
@@ -51,6 +52,7 @@ class JobRuntime:
         """Jobs that were running when the emulator stopped: reattach to their containers (found by
         label), start again those that never got as far as containers, and fail the rest with a
         reason (the runner does, when it finds the containers gone). No job stays InProgress forever."""
+        self.sweep_networks()
         for kind in self.kinds.values():
             family = kind.family
             for record in self.services.ctx.store.all(family.kind, kind.lifecycle.active_statuses):
@@ -60,6 +62,25 @@ class JobRuntime:
                 if not had_containers and not kind.lifecycle.is_stopping(record):
                     self._show_waiting(kind, name, "Restarting: smlocal stopped before the job's containers started")
                 self.launch(family, name, reattach=had_containers)
+
+    def sweep_networks(self) -> None:
+        """Networks of this instance's ended jobs: a crash between a job's last status and its cleanup
+        leaves one (networks of jobs that are unknown here may be another smlocal's: left alone)."""
+        docker = self.services.docker
+        for kind in self.kinds.values():
+            if not kind.pooled:
+                continue                                     # kinds that start no containers
+            family = kind.family
+            try:
+                found = docker.find_networks({"org.smlocal.kind": family.kind})
+            except ContainerError as exc:
+                log.warning("cannot sweep %s networks: %s", family.kind, exc)
+                return
+            for network, labels in found:
+                record = self.services.ctx.store.get(family.kind, labels.get("org.smlocal.job", ""))
+                if record is not None and not kind.lifecycle.is_active(record):
+                    log.info("removing network %s of the ended %s", network, family.kind)
+                    docker.remove_network(network)
 
     def _show_waiting(self, kind: JobKind, name: str, note: str) -> None:
         show = kind.show_waiting

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.domain.lifecycle import PROCESSING, JobStatus
+from emulator.infra.container_files import Under, read_regular
 from emulator.infra.continuous_upload import ContinuousUploads
 from emulator.infra.platform import platform as infra_platform
 from emulator.infra.staging import S3Object, StagingError, list_objects, shard
@@ -108,8 +109,14 @@ class ProcessingRun(ContainerJob):
     def announce_continuous(self) -> None:
         for output in self.outputs():
             if output["S3Output"].get("S3UploadMode") == "Continuous":
-                self.continuous.watch([self.layouts[h].local(output["S3Output"]["LocalPath"]) for h in self.hosts],
-                                      output["S3Output"]["S3Uri"])
+                self.continuous.watch([self.output_dir(h, output) for h in self.hosts], output["S3Output"]["S3Uri"])
+
+    def output_dir(self, host: str, output: dict[str, Any]) -> Under:
+        """An output's LocalPath below the host's /opt/ml/processing mount (the container owns what is
+        below it: a directory it replaced with a link is not followed)."""
+        layout = self.layouts[host]
+        return Under(layout.processing,
+                     layout.local(output["S3Output"]["LocalPath"]).relative_to(layout.processing).as_posix())
 
     def while_running(self) -> None:
         if self.continuous.active:
@@ -142,13 +149,11 @@ class ProcessingRun(ContainerJob):
         """/opt/ml/output/message of every host, concatenated, first 1 KB; non-UTF-8 is a ClientError."""
         parts = []
         for host in self.hosts:
-            path = self.layouts[host].output / "message"
-            try:
-                if path.is_symlink() or not path.is_file():
-                    continue
-                with open(path, "rb") as file:
-                    data = file.read(EXIT_MESSAGE_LIMIT * 4)
+            try:   # never through a link: the container could point it at any host file
+                data = read_regular(Under(self.layouts[host].output, "message"), EXIT_MESSAGE_LIMIT * 4)
             except OSError:
+                continue
+            if data is None:
                 continue
             try:
                 parts.append(data.decode("utf-8"))
@@ -167,8 +172,7 @@ class ProcessingRun(ContainerJob):
             if output["S3Output"].get("S3UploadMode") == "Continuous":
                 continue
             for host in self.hosts:
-                upload_tree(s3, self.layouts[host].local(output["S3Output"]["LocalPath"]),
-                            output["S3Output"]["S3Uri"])
+                upload_tree(s3, self.output_dir(host, output), output["S3Output"]["S3Uri"])
 
     def end_failed(self, reason: str) -> None:
         if self.containers and "ExitMessage" not in self.job:

@@ -11,6 +11,7 @@ from typing import Any
 
 from emulator.domain import training_status
 from emulator.domain.lifecycle import TRAINING, JobStatus
+from emulator.infra.container_files import Refused, Under, read_regular, walk
 from emulator.infra.platform import platform as infra_platform
 from emulator.infra.staging import download_prefix, list_objects, shard
 from emulator.infra.uploads import upload_tarball, upload_tree
@@ -20,6 +21,7 @@ from emulator.jobs.metrics import MetricExtractor
 from emulator.jobs.scheduler import JobControl
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+FAILURE_READ_BYTES = 4096         # 1,024 characters of UTF-8 at most
 __all__ = ["JobFailure", "JobServices", "TrainingRun", "run_training_job"]
 
 
@@ -140,25 +142,28 @@ class TrainingRun(ContainerJob):
             self.finish(JobStatus.STOPPED, secondary="MaxRuntimeExceeded" if kind == "max-runtime" else None)
 
     def failure_reason(self, host: str, code: int) -> str:
-        failure_file = self.layouts[host].output / "failure"
-        try:
-            text = failure_file.read_text(errors="replace")[:1024] if failure_file.is_file() else ""
+        wrote = "wrote no /opt/ml/output/failure"
+        try:   # never through a link: the container could point it at any host file
+            data = read_regular(Under(self.layouts[host].output, "failure"), FAILURE_READ_BYTES)
+        except Refused:
+            data, wrote = None, "its /opt/ml/output/failure is not a regular file (smlocal does not follow links)"
         except OSError:
-            text = ""
+            data = None
+        text = data.decode("utf-8", errors="replace")[:1024] if data else ""
         if text.strip():
             return f"AlgorithmError: {text}"
         oom = self.out_of_memory(host)
         if oom:
             return oom
-        return f"AlgorithmError: {host} exited with code {code} and wrote no /opt/ml/output/failure. " \
+        return f"AlgorithmError: {host} exited with code {code} and {wrote}. " \
                f"Last log lines:\n{self.log_tail(host)}"
 
     def upload_outputs(self) -> None:
         output = self.job["OutputDataConfig"]["S3OutputPath"].rstrip("/") + f"/{self.name}/output"
         s3 = self.s3()
         upload_tarball(s3, [self.layouts[h].model for h in self.hosts], f"{output}/model.tar.gz")
-        data_dirs = [self.layouts[h].output / "data" for h in self.hosts]
-        if any(d.is_dir() and any(d.iterdir()) for d in data_dirs):
+        data_dirs = [Under(self.layouts[h].output, "data") for h in self.hosts]
+        if any(next(walk(d), None) is not None for d in data_dirs):
             upload_tarball(s3, data_dirs, f"{output}/output.tar.gz")
         checkpoint = contract.checkpoint_config(self.job)
         if checkpoint:

@@ -72,7 +72,7 @@ class TransformRun(ContainerJob):
         container = model_containers(contract.model(self.job))[0]
         self.find_image(container["Image"])
         try:
-            model_data.stage(self.s3(), container, self.model_dir)
+            model_data.stage(self.s3(), container, self.model_dir, self.services.settings.archive_limits)
         except StagingError as exc:
             raise JobFailure(f"ClientError: {exc}") from None
         if self.stop_requested:

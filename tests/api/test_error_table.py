@@ -8,12 +8,18 @@ import time
 from pathlib import Path
 
 import botocore.exceptions
+import httpx
 import pytest
 import rawclient as raw
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
 from fake_container import fake_container
+from support import live_gateway
 
 from emulator.api.service_models import service_model
-from emulator.config import Settings
+from emulator.config import S3Settings, Settings
 from emulator.domain import families
 from emulator.domain.records import Context, Records
 from emulator.hosting.routing import Instance, Route, Target, VariantRoute
@@ -268,6 +274,12 @@ def _(c, name):
 def _(c, name):
     return client_error(c.sm.create_processing_job, **_processing(name, ProcessingResources={"ClusterConfig": {
         "InstanceType": "ml.m5.large", "InstanceCount": 17, "VolumeSizeInGB": 1}})), {}
+
+
+@case("PJ09")
+def _(c, name):
+    return client_error(c.sm.create_processing_job, **_processing(name, ProcessingResources={"ClusterConfig": {
+        "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}})), {}
 
 
 @case("PJ08")
@@ -837,6 +849,26 @@ def _(c, name):
     return client_error(c.iam.create_user, UserName="someone"), {}
 
 
+@case("IA03")
+def _(c, name):
+    response = raw.post_form(c.url, {"RoleName": "x"})
+    error = raw.parse_query_error(response)["Error"]
+    return (error["Code"], response.status_code, error["Message"]), {}
+
+
+@case("SP01")
+def _(c, name):
+    s3 = S3Settings(endpoint="http://127.0.0.1:9", access_key="k", secret_key="s")   # never reached
+    with live_gateway(c.scratch / name, s3=s3) as gateway:
+        url = gateway.url + "/bucket/key%00.txt"
+        request = AWSRequest(method="GET", url=url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+        S3SigV4Auth(Credentials("k", "s"), "s3", "us-east-1").add_auth(request)    # signed as S3 clients do
+        response = httpx.get(url, headers=dict(request.headers.items()))
+    error = create_parser("rest-xml").parse({"status_code": response.status_code, "headers": dict(response.headers),
+                                             "body": response.content}, None)["Error"]
+    return (error["Code"], response.status_code, error["Message"]), {}
+
+
 @case("IA02")
 def _(c, name):
     return client_error(c.iam.get_role, RoleName="bad role!"), \
@@ -1195,6 +1227,7 @@ class Clients:
         self.cloudwatch = gateway.client("cloudwatch")
         self.url = gateway.url
         self.domain = domain
+        self.scratch = domain.settings.data_dir
 
     def raw(self, target: str, body) -> tuple[str, int, str]:
         """A request no botocore client would send (bad JSON, wrong types), parsed like boto3 does."""

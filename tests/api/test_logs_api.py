@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 import sagemaker.logs
 
 from emulator.state.logs import now_ms
@@ -112,3 +115,31 @@ def test_describe_log_groups(logs, unique):
     assert found[0]["arn"].endswith(f":log-group:{group}:*")
     logs.delete_log_group(logGroupName=group)
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
+
+
+def test_a_catastrophic_regex_neither_stalls_filter_log_events_nor_the_gateway(gateway, unique):
+    """Issue 18 finding 5: with a backtracking engine, %(.|.)*Z% took 8 s on a 26-character line
+    (doubling per character) and held every other request; RE2 answers in linear time."""
+    logs = gateway.client("logs", read_timeout=20)
+    stream = f"{unique}/algo-1"
+    make_stream(logs, stream)
+    put(logs, stream, ["a" * 40, "b" * 60 + "Z", "c" * 200])
+    result: dict = {}
+
+    def filtering() -> None:
+        result["events"] = logs.filter_log_events(logGroupName=GROUP, logStreamNames=[stream],
+                                                  filterPattern="%(.|.)*Z%")["events"]
+    worker = threading.Thread(target=filtering)
+    worker.start()
+    other = gateway.client("logs", read_timeout=20)
+    assert other.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=stream)["logStreams"]
+    worker.join(20)
+    assert not worker.is_alive()
+    assert [e["message"] for e in result["events"]] == ["b" * 60 + "Z"]
+
+
+def test_a_regex_re2_cannot_run_is_an_invalid_parameter(logs, unique):
+    stream = f"{unique}/algo-1"
+    make_stream(logs, stream)
+    with pytest.raises(logs.exceptions.InvalidParameterException, match="Invalid filter pattern regex: "):
+        logs.filter_log_events(logGroupName=GROUP, logStreamNames=[stream], filterPattern=r"%(a)\1%")

@@ -104,3 +104,20 @@ def test_stop_with_a_signal_then_kill_after_the_grace_period(base_image):
     finally:
         engine.remove(polite)
         engine.remove(stubborn)
+
+
+def test_find_networks_by_label_for_the_debris_sweep():
+    engine = DockerEngine()
+    engine.create_network("smlocal-test-find-a", {"org.smlocal.kind": "endpoint", "org.smlocal.endpoint": "find-me"},
+                          internal=True)
+    engine.create_network("smlocal-test-find-b", {"org.smlocal.kind": "endpoint", "org.smlocal.endpoint": "other"})
+    try:
+        found = engine.find_networks({"org.smlocal.endpoint": "find-me"})
+        assert [name for name, _ in found] == ["smlocal-test-find-a"]
+        assert found[0][1]["org.smlocal.kind"] == "endpoint" and found[0][1]["org.smlocal.managed"] == "true"
+        assert {n for n, _ in engine.find_networks({"org.smlocal.kind": "endpoint"})} >= {
+            "smlocal-test-find-a", "smlocal-test-find-b"}
+    finally:
+        engine.remove_network("smlocal-test-find-a")
+        engine.remove_network("smlocal-test-find-b")
+    assert engine.find_networks({"org.smlocal.endpoint": "find-me"}) == []

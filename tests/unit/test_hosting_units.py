@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.config import ArchiveLimits
 from emulator.hosting import contract
 from emulator.hosting.routing import Instance, Route, Target, VariantRoute
 from emulator.infra import model_data
@@ -61,15 +62,14 @@ def test_absolute_member_paths_land_inside_the_model_directory(tmp_path):
     assert (tmp_path / "model" / "tmp" / "owned.txt").read_bytes() == b"x"
 
 
-def test_extract_refuses_what_is_not_a_tarball_and_bombs(tmp_path, monkeypatch):
+def test_extract_refuses_what_is_not_a_tarball_and_bombs(tmp_path):
     bad = tmp_path / "bad.tar.gz"
     bad.write_bytes(b"not a tarball")
     with pytest.raises(StagingError, match="ModelDataUrl must point to a gzip-compressed tar file"):
         model_data.extract(bad, tmp_path / "model", "s3://b/bad.tar.gz")
-    monkeypatch.setattr(model_data, "MAX_EXTRACTED_BYTES", 10)
     big = tarball(tmp_path / "big.tar.gz", [info("big.bin")], {"big.bin": b"y" * 11})
     with pytest.raises(StagingError, match="too large to extract"):
-        model_data.extract(big, tmp_path / "model2", "s3://b/big.tar.gz")
+        model_data.extract(big, tmp_path / "model2", "s3://b/big.tar.gz", ArchiveLimits(max_total_bytes=10))
     assert not (tmp_path / "model2" / "big.bin").exists()
 
 

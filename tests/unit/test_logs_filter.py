@@ -30,3 +30,13 @@ def test_patterns(pattern, line, expected):
 def test_unsupported_or_broken_patterns_are_rejected(pattern):
     with pytest.raises(LogsInvalidParameter):
         compile_pattern(pattern)
+
+
+@pytest.mark.parametrize("line", ["loss=0.25", "naïve loss=0.5 ✓", "", "x" * 300 + "loss=1", "no match here"])
+def test_the_regex_fast_path_agrees_with_re2_search(line):
+    import re2
+
+    from emulator.logs.filter import _searcher
+    for pattern in [r"loss=[0-9.]+", r"^loss", r"✓$", r"ï", r"(.|.)*Z", r""]:
+        compiled = re2.compile(pattern)
+        assert _searcher(compiled)(line) is (compiled.search(line) is not None), (pattern, line)

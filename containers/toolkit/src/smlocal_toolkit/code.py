@@ -12,6 +12,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from smlocal_toolkit import safe_tar
 from smlocal_toolkit.errors import ClientError
 
 CODE_DIR = "/opt/ml/code"
@@ -35,27 +36,13 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def safe_extract(archive: str | Path, dest: str | Path) -> None:
-    """Extract a tarball refusing absolute paths, `..`, links out of `dest`, devices and absurd sizes."""
-    dest = Path(dest).resolve()
-    total = 0
-    with tarfile.open(archive) as tar:
-        members = []
-        for member in tar.getmembers():
-            target = (dest / member.name).resolve()
-            if target != dest and dest not in target.parents:
-                raise ClientError(f"{archive}: refusing to extract {member.name!r} outside {dest}")
-            if member.issym() or member.islnk():
-                link = (target.parent / member.linkname).resolve() if member.issym() else \
-                    (dest / member.linkname).resolve()
-                if link != dest and dest not in link.parents:
-                    raise ClientError(f"{archive}: refusing link {member.name!r} -> {member.linkname!r}")
-            elif not (member.isfile() or member.isdir()):
-                continue  # devices, fifos
-            total += member.size
-            if total > MAX_ARCHIVE_BYTES:
-                raise ClientError(f"{archive}: more than {MAX_ARCHIVE_BYTES} bytes once extracted")
-            members.append(member)
-        tar.extractall(dest, members=members)
+    """Extract a tarball with ``safe_tar`` (the same module the emulator uses for model data): no
+    ``..``, nothing written through a link, no link leaving ``dest``, no devices, capped sizes."""
+    try:
+        safe_tar.extract(archive, dest, safe_tar.Limits(max_total_bytes=MAX_ARCHIVE_BYTES,
+                                                        max_member_bytes=MAX_ARCHIVE_BYTES))
+    except safe_tar.ArchiveError as error:
+        raise ClientError(f"{archive}: {error}") from None
 
 
 def prepare_code(submit_directory: str | None, code_dir: str = CODE_DIR) -> Path:
