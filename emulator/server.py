@@ -10,12 +10,14 @@ from fastapi import FastAPI
 
 from emulator import __version__
 from emulator.api.app import create_app
+from emulator.api.auth import Authenticator
 from emulator.api.dispatch import Service
 from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
+from emulator.api.guard import RequestGuard
 from emulator.api.s3proxy import S3Proxy
 from emulator.cloudwatch.service import CloudWatchOps
-from emulator.config import Settings
+from emulator.config import Settings, served_names
 from emulator.console.app import console_for
 from emulator.domain.records import Context
 from emulator.hosting.endpoint_runtime import HostingRuntime
@@ -122,7 +124,13 @@ def create(settings: Settings, containers: ContainerRuntime | None = None) -> tu
 
     s3 = settings.s3
     gateway = Gateway(emulator.services, settings.max_body_bytes,
-                      S3Proxy(s3.endpoint, s3.access_key, s3.secret_key) if s3 else None)
+                      S3Proxy(s3.endpoint, s3.access_key, s3.secret_key) if s3 else None,
+                      auth=Authenticator(settings.api_credentials) if settings.auth else None)
+    if not settings.auth:
+        log.warning("SMLOCAL_AUTH=off: requests are not authenticated; anything that reaches %s may call "
+                    "every API (docs/security.md)", settings.gateway_url)
     console, _ = console_for(emulator)
     app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup, console=console)
-    return InvocationFastPath(app, gateway), emulator
+    guarded = RequestGuard(InvocationFastPath(app, gateway), served_names(settings, settings.extra_hosts),
+                           settings.cors_origins)
+    return guarded, emulator

@@ -58,6 +58,7 @@ class LiveGateway:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
+        overrides.setdefault("credentials", (S3_ACCESS, S3_SECRET))   # the keys requests must be signed with
         self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=self.port,
                                  region=REGION, account_id=ACCOUNT, s3=s3, **overrides)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -84,7 +85,7 @@ class LiveGateway:
     def client(self, service: str, **kwargs):
         return boto3.client(
             service, endpoint_url=self.url, region_name=REGION,
-            aws_access_key_id="test", aws_secret_access_key="test",
+            aws_access_key_id=S3_ACCESS, aws_secret_access_key=S3_SECRET,
             config=Config(retries={"max_attempts": 1}, **kwargs))
 
 
