@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from emulator.api.sigv4 import AuthError, Failure, Verifier
 from emulator.errors import ServiceError
 
-HINT = ' smlocal accepts the keys `smlocal env` prints: run eval "$(smlocal env)" in this shell.'
+HINT = ' smlocal accepts the keys "smlocal env" prints: run eval "$(smlocal env)" in this shell.'
 _MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your AWS "
              "Secret Access Key and signing method. Consult the service documentation for details.")
 _S3_MISMATCH = ("The request signature we calculated does not match the signature you provided. Check your key "
