@@ -100,10 +100,10 @@ class RequestGuard:
         for name, value in scope["headers"]:
             if name == b"access-control-request-headers":
                 requested = value.decode("latin-1")
-        headers = [(b"access-control-allow-methods", _METHODS.encode()),
-                   (b"access-control-allow-headers", requested.encode("latin-1")),
-                   (b"access-control-max-age", b"600"), (b"content-length", b"0")]
-        await send({"type": "http.response.start", "status": 200, "headers": _cors(headers, origin)})
+        headers = _cors([(b"content-length", b"0")], origin) + [
+            (b"access-control-allow-methods", _METHODS.encode()),
+            (b"access-control-allow-headers", requested.encode("latin-1")), (b"access-control-max-age", b"600")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
     async def _refuse(self, scope: dict, receive: Any, send: Any, error: ServiceError) -> None:

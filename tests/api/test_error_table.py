@@ -6,9 +6,9 @@ import datetime
 import json
 import re
 import time
+from pathlib import Path
 from unittest import mock
 from xml.etree import ElementTree
-from pathlib import Path
 
 import boto3
 import botocore.exceptions
