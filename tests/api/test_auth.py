@@ -4,6 +4,7 @@ The exact codes and messages of each refusal are rows AU01-AU15 of docs/errors.m
 
 from __future__ import annotations
 
+import json
 import time
 
 import boto3
@@ -57,9 +58,9 @@ def test_every_service_refuses_a_wrong_secret(gateway):
 
 
 def test_nothing_happens_for_an_unsigned_create(gateway, sm, unique):
-    reply = raw.post(gateway.url, "SageMaker.CreateModel", (
-        '{"ModelName": "%s", "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r", '
-        '"PrimaryContainer": {"Image": "x:1"}}' % unique).encode(), sign_it=False)
+    body = {"ModelName": unique, "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
+            "PrimaryContainer": {"Image": "x:1"}}
+    reply = raw.post(gateway.url, "SageMaker.CreateModel", json.dumps(body).encode(), sign_it=False)
     assert reply.status_code == 400 and reply.json()["__type"] == "MissingAuthenticationTokenException"
     assert unique not in [m["ModelName"] for m in sm.list_models(NameContains=unique)["Models"]]
 
