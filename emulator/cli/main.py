@@ -60,6 +60,10 @@ def up(
     region: Annotated[str, typer.Option(envvar="SMLOCAL_REGION", help="AWS region reported in ARNs.")] = "us-east-1",
     account_id: Annotated[str, typer.Option(
         envvar="SMLOCAL_ACCOUNT_ID", help="12-digit account id in ARNs.")] = "123456789012",
+    auth: Annotated[bool, typer.Option(
+        "--auth/--no-auth", envvar="SMLOCAL_AUTH",
+        help="Refuse requests not signed with the keys `smlocal env` prints (off: anything on this machine "
+             "that reaches the port may call every API; docs/security.md).")] = True,
     build_images: Annotated[bool, typer.Option(
         "--build-images/--no-build-images", envvar="SMLOCAL_BUILD_IMAGES",
         help="Build missing framework images (sklearn, xgboost, pytorch) first.")] = True,
@@ -71,7 +75,7 @@ def up(
         raise typer.Exit(2)
     try:
         settings = Settings(data_dir=directory, host=host, port=port, s3_port=s3_port,
-                            region=region, account_id=account_id)
+                            region=region, account_id=account_id, auth=auth)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
