@@ -96,6 +96,8 @@ class Settings:
     max_header_bytes: int = 64 * 1024               # request line and headers (h11's incomplete-event cap)
     header_timeout: float = 30.0                    # seconds a client may take to send its headers
     keep_alive_timeout: float = 75.0                # idle keep-alive connections close after this
+    body_timeout: float = 60.0                      # a request body may pause this long between chunks
+    max_s3_body_bytes: int = 5 * 1024 ** 3          # S3 through the gateway: S3's single-upload limit
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.region):

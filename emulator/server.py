@@ -132,5 +132,5 @@ def create(settings: Settings, containers: ContainerRuntime | None = None) -> tu
     console, _ = console_for(emulator)
     app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup, console=console)
     guarded = RequestGuard(InvocationFastPath(app, gateway), served_names(settings, settings.extra_hosts),
-                           settings.cors_origins)
+                           settings.cors_origins, settings.max_s3_body_bytes)
     return guarded, emulator

@@ -14,6 +14,7 @@ import boto3
 import uvicorn
 from botocore.config import Config
 
+from emulator.api.limits import uvicorn_options
 from emulator.config import S3Settings, Settings
 from emulator.infra.containers import ContainerRuntime
 from emulator.server import create
@@ -64,7 +65,9 @@ class LiveGateway:
         self.url = f"http://127.0.0.1:{self.port}"
         self.app, self.emulator = create(self.settings, containers)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", **uvicorn_options(
+                                    self.settings.header_timeout, self.settings.max_header_bytes,
+                                    self.settings.keep_alive_timeout, self.settings.body_timeout))
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 

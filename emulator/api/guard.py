@@ -45,8 +45,10 @@ def host_name(host: str) -> str:
 class RequestGuard:
     """ASGI middleware in front of the whole gateway (see the module docstring)."""
 
-    def __init__(self, app: Any, names: set[str], cors_origins: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: Any, names: set[str], cors_origins: tuple[str, ...] = (),
+                 max_s3_body: int = 5 * 1024 ** 3) -> None:
         self.app = app
+        self.max_s3_body = max_s3_body
         self.names = frozenset(names)
         self.origins = frozenset(o.strip().rstrip("/").lower() for o in cors_origins)
 
@@ -55,12 +57,7 @@ class RequestGuard:
                 scope["path"].startswith(CONSOLE_PREFIX + "/"):
             await self.app(scope, receive, send)
             return
-        host = origin = None
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif name == b"origin":
-                origin = value.decode("latin-1")
+        host, origin = _header(scope, b"host") or None, _header(scope, b"origin") or None
         if host is None or host_name(host) not in self.names:
             await self._refuse(scope, receive, send, ServiceError(
                 f"smlocal answers only to the addresses it serves ({', '.join(sorted(self.names))}); the Host "
@@ -77,6 +74,13 @@ class RequestGuard:
                 "cross-origin calls are allowed by default; SMLOCAL_CORS_ORIGINS lists the origins that may, "
                 "see docs/security.md).", code="AccessDenied", status=403))
             return
+        if scope["method"] in ("PUT", "POST") and protocol_of(scope) == "s3":
+            declared = _header(scope, b"content-length")
+            if declared.isdigit() and int(declared) > self.max_s3_body:
+                await self._refuse(scope, receive, send, ServiceError(
+                    "Your proposed upload exceeds the maximum allowed size", code="EntityTooLarge", status=400))
+                return
+            receive = _capped(receive, self.max_s3_body)
         if not allowed:
             await self.app(scope, receive, send)
             return
@@ -131,6 +135,22 @@ def protocol_of(scope: dict) -> str:
             _FORM) or "Action=" in scope.get("query_string", b"").decode("latin-1")):
         return "query"
     return "s3"
+
+
+def _capped(receive: Any, limit: int) -> Any:
+    """``receive`` that reports a disconnect once more than ``limit`` body bytes arrived (chunked uploads)."""
+    seen = 0
+
+    async def wrapped() -> dict:
+        nonlocal seen
+        message: dict = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return wrapped
 
 
 def _header(scope: dict, wanted: bytes) -> str:

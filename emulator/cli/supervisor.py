@@ -18,6 +18,7 @@ from pathlib import Path
 import uvicorn
 
 from emulator import __version__
+from emulator.api.limits import uvicorn_options
 from emulator.cli.instance import RuntimeInfo, embedded_credentials, write_sdk_config
 from emulator.config import S3Settings, Settings
 from emulator.s3.bridge import BridgeRelay
@@ -143,7 +144,9 @@ def _serve(settings: Settings, progress: Callable[[str], None]) -> None:
     # get it back, which dominated control-plane p99 under 16 clients (docs/benchmarks.md).
     sys.setswitchinterval(0.0005)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10,
+                            **uvicorn_options(settings.header_timeout, settings.max_header_bytes,
+                                              settings.keep_alive_timeout, settings.body_timeout))
     server = uvicorn.Server(config)
 
     def announce() -> None:

@@ -1176,6 +1176,26 @@ def _(c, name):
     return _xml_reply(httpx.get(url)), {}
 
 
+@case("AU16")
+def _(c, name):
+    import socket
+
+    port = int(c.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"PUT /some-bucket/big HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                     f"Content-Length: {6 * 1024 ** 3}\r\n\r\n".encode())
+        answer = b""
+        while b"</Error>" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    root = ElementTree.fromstring(body)
+    return (root.findtext("Code") or "", status, root.findtext("Message") or ""), {}
+
+
 # --- the harness ---------------------------------------------------------------------------------------
 class Clients:
     def __init__(self, gateway, domain: Context, fake_port: int = 0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from emulator.s3 import watchdog as wd
@@ -48,7 +49,7 @@ def test_restarts_a_dead_server_with_backoff_and_hooks(monkeypatch):
         server.running = False
         _wait(lambda: dog.restarts == 1)
         assert len(server.starts) == 3 and server.running
-        gaps = [b - a for a, b in zip(server.starts, server.starts[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(server.starts)]
         assert gaps[1] > gaps[0] * 1.5          # exponential backoff between failed starts
         assert events[-2:] == ["relay off", "relay on 103"]
     finally:
