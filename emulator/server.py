@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -73,9 +75,18 @@ class Emulator:
         self.db.close()
 
 
+def private_directory(path: Path) -> None:
+    """The data directory holds every record, log, artifact and key: the owner's alone (0700)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        log.info("making %s private to its owner (mode 0700)", path)
+        os.chmod(path, 0o700)
+
+
 def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emulator:
     """Everything wired together. ``containers``: the container runtime (Docker unless a test passes
     its in-memory fake)."""
+    private_directory(settings.data_dir)
     db = Database(settings.db_path)
     ctx = Context(settings=settings, store=ResourceStore(db))
     log_store = LogStore(db)

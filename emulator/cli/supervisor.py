@@ -55,6 +55,9 @@ def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | 
     check_gateway_port(settings.host, settings.port)  # the S3 server checks its own port
     # SIGTERM before uvicorn installs its own handlers must still unwind the cleanup stack
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    from emulator.server import private_directory
+
+    private_directory(settings.data_dir)       # before S3 and the logs write into it
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as cleanup:
         s3_pid = None

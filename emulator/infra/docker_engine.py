@@ -110,6 +110,8 @@ class DockerEngine:
         if spec.mem_limit:
             kwargs["mem_limit"] = spec.mem_limit
             kwargs["memswap_limit"] = spec.mem_limit   # no swap: memory blow-ups behave like on the instance
+        if spec.pids_limit:
+            kwargs["pids_limit"] = spec.pids_limit
         if spec.ports:
             kwargs["ports"] = {port: binding for port, binding in spec.ports.items()}
         if spec.network == "none":
