@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from emulator import caller
@@ -93,12 +93,16 @@ class Gateway:
             raise RequestEntityTooLarge(
                 f"The request body is {declared} bytes; the limit is {self.max_body_bytes} bytes.")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise RequestEntityTooLarge(
-                    f"The request body exceeds the limit of {self.max_body_bytes} bytes.")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise RequestEntityTooLarge(
+                        f"The request body exceeds the limit of {self.max_body_bytes} bytes.")
+                chunks.append(chunk)
+        except ClientDisconnect:          # gone, or cut off by api/limits.py for stalling: nobody to answer
+            raise ServiceError("Your socket connection to the server was not read from or written to within "
+                               "the timeout period.", code="RequestTimeout", status=400) from None
         return b"".join(chunks)
 
     async def _form(self, request: Request) -> tuple[dict[str, str] | None, bytes]:
