@@ -16,12 +16,17 @@ Defaults (documented in the README):
   SMLOCAL_TAR_MAX_MEMBERS   1000000   user tarballs (model data): most members extracted
   SMLOCAL_TAR_MAX_BYTES     64 GiB    ... most bytes once extracted, all members together
   SMLOCAL_TAR_MAX_MEMBER_BYTES 64 GiB ... most bytes of one member
+  SMLOCAL_HOSTS                  ""  extra host names the whole gateway answers to (comma-separated)
+  SMLOCAL_AUTH                   on  off: accept unsigned and wrongly signed requests (docs/security.md)
+  SMLOCAL_CORS_ORIGINS           ""  browser origins allowed to call the API (comma-separated; none by default)
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,15 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARDS = ("0.0.0.0", "::", "")
+_OFF = ("off", "0", "false", "no")
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
 
 
 def default_data_dir() -> Path:
@@ -87,9 +101,21 @@ class Settings:
     sdk_describe_wait: float = field(
         default_factory=lambda: float(os.environ.get("SMLOCAL_SDK_DESCRIBE_WAIT", 60)))
     # names (besides loopback and the bind address) browsers may use for the console (Host check)
-    console_hosts: tuple[str, ...] = field(default_factory=lambda: tuple(
-        h.strip() for h in os.environ.get("SMLOCAL_CONSOLE_HOSTS", "").split(",") if h.strip()))
+    console_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("SMLOCAL_CONSOLE_HOSTS"))
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    # names (besides loopback and the bind address) any client may use for the gateway (Host check)
+    extra_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("SMLOCAL_HOSTS"))
+    # SigV4: every AWS request must be signed with ``credentials`` (by default the S3 keys, which
+    # `smlocal env` hands out). Off: anything on this machine that reaches the port may call.
+    auth: bool = field(default_factory=lambda: os.environ.get("SMLOCAL_AUTH", "on").strip().lower() not in _OFF)
+    credentials: tuple[str, str] | None = None     # (access key, secret key); None = the S3 keys
+    # browser origins (scheme://host[:port]) allowed to call the API with CORS; none by default
+    cors_origins: tuple[str, ...] = field(default_factory=lambda: _env_list("SMLOCAL_CORS_ORIGINS"))
+    max_header_bytes: int = 64 * 1024               # request line and headers (h11's incomplete-event cap)
+    header_timeout: float = 30.0                    # seconds a client may take to send its headers
+    keep_alive_timeout: float = 75.0                # idle keep-alive connections close after this
+    body_timeout: float = 60.0                      # a request body may pause this long between chunks
+    max_s3_body_bytes: int = 5 * 1024 ** 3          # S3 through the gateway: S3's single-upload limit
 
     def __post_init__(self) -> None:
         if not _REGION_RE.match(self.region):
@@ -127,5 +153,44 @@ class Settings:
     def default_bucket(self) -> str:
         return f"sagemaker-{self.region}-{self.account_id}"
 
+    @property
+    def api_credentials(self) -> tuple[str, str] | None:
+        """The keys requests must be signed with: ``credentials``, else the S3 keys."""
+        if self.credentials is not None:
+            return self.credentials
+        if self.s3 is not None and self.s3.access_key and self.s3.secret_key:
+            return (self.s3.access_key, self.s3.secret_key)
+        return None
+
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def host_form(name: str) -> str:
+    """How a name appears in a Host header: IPv6 addresses in brackets, lower case."""
+    name = name.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        return name
+    try:
+        if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
+            return f"[{name}]"
+    except ValueError:
+        pass
+    return name
+
+
+def served_names(settings: Settings, extra: tuple[str, ...] = ()) -> set[str]:
+    """The names and addresses clients may use to reach this gateway (the Host check's list)."""
+    names = set(LOOPBACK_NAMES)
+    if settings.host in WILDCARDS:
+        # bound to every interface: the machine's own names and addresses too
+        hostname = socket.gethostname()
+        names.update({hostname, socket.getfqdn()})
+        try:
+            names.update(str(info[4][0]) for info in socket.getaddrinfo(hostname, None))
+        except OSError:
+            pass
+    else:
+        names.add(settings.host)
+    names.update(extra)
+    return {host_form(n) for n in names if n}

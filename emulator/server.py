@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
 from emulator import __version__
 from emulator.api.app import create_app
+from emulator.api.auth import Authenticator
 from emulator.api.dispatch import Service
 from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
+from emulator.api.guard import RequestGuard
 from emulator.api.s3proxy import S3Proxy
 from emulator.cloudwatch.service import CloudWatchOps
-from emulator.config import Settings
+from emulator.config import Settings, served_names
 from emulator.console.app import console_for
 from emulator.domain.records import Context
 from emulator.hosting.endpoint_runtime import HostingRuntime
@@ -73,9 +77,18 @@ class Emulator:
         self.db.close()
 
 
+def private_directory(path: Path) -> None:
+    """The data directory holds every record, log, artifact and key: the owner's alone (0700)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        log.info("making %s private to its owner (mode 0700)", path)
+        os.chmod(path, 0o700)
+
+
 def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emulator:
     """Everything wired together. ``containers``: the container runtime (Docker unless a test passes
     its in-memory fake)."""
+    private_directory(settings.data_dir)
     db = Database(settings.db_path)
     ctx = Context(settings=settings, store=ResourceStore(db))
     log_store = LogStore(db)
@@ -127,7 +140,13 @@ def create(settings: Settings, containers: ContainerRuntime | None = None) -> tu
 
     s3 = settings.s3
     gateway = Gateway(emulator.services, settings.max_body_bytes,
-                      S3Proxy(s3.endpoint, s3.access_key, s3.secret_key) if s3 else None)
+                      S3Proxy(s3.endpoint, s3.access_key, s3.secret_key) if s3 else None,
+                      auth=Authenticator(settings.api_credentials) if settings.auth else None)
+    if not settings.auth:
+        log.warning("SMLOCAL_AUTH=off: requests are not authenticated; anything that reaches %s may call "
+                    "every API (docs/security.md)", settings.gateway_url)
     console, _ = console_for(emulator)
     app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup, console=console)
-    return InvocationFastPath(app, gateway), emulator
+    guarded = RequestGuard(InvocationFastPath(app, gateway), served_names(settings, settings.extra_hosts),
+                           settings.cors_origins, settings.max_s3_body_bytes)
+    return guarded, emulator

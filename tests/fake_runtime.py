@@ -136,9 +136,11 @@ class FakeRuntime:
         return image in self.behaviours or image == "smlocal/base:bookworm"
 
     # --- networks -----------------------------------------------------------------------------------
-    def create_network(self, name: str, labels: dict[str, str], internal: bool = False) -> None:
+    def create_network(self, name: str, labels: dict[str, str], internal: bool = False,
+                       host_access: bool = True) -> None:
         with self._lock:
-            self.networks.setdefault(name, {"labels": {MANAGED: "true", **labels}, "internal": internal})
+            self.networks.setdefault(name, {"labels": {MANAGED: "true", **labels}, "internal": internal,
+                                            "host_access": host_access})
 
     def remove_network(self, name: str) -> None:
         with self._lock:

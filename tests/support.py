@@ -14,6 +14,7 @@ import boto3
 import uvicorn
 from botocore.config import Config
 
+from emulator.api.limits import uvicorn_options
 from emulator.config import S3Settings, Settings
 from emulator.infra.containers import ContainerRuntime
 from emulator.server import create
@@ -58,12 +59,15 @@ class LiveGateway:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
+        overrides.setdefault("credentials", (S3_ACCESS, S3_SECRET))   # the keys requests must be signed with
         self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=self.port,
                                  region=REGION, account_id=ACCOUNT, s3=s3, **overrides)
         self.url = f"http://127.0.0.1:{self.port}"
         self.app, self.emulator = create(self.settings, containers)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+                                lifespan="on", **uvicorn_options(
+                                    self.settings.header_timeout, self.settings.max_header_bytes,
+                                    self.settings.keep_alive_timeout, self.settings.body_timeout))
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
@@ -84,7 +88,7 @@ class LiveGateway:
     def client(self, service: str, **kwargs):
         return boto3.client(
             service, endpoint_url=self.url, region_name=REGION,
-            aws_access_key_id="test", aws_secret_access_key="test",
+            aws_access_key_id=S3_ACCESS, aws_secret_access_key=S3_SECRET,
             config=Config(retries={"max_attempts": 1}, **kwargs))
 
 

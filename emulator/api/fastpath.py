@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from emulator.api import restjson
+from emulator.api.auth import JSON
 from emulator.api.gateway import Gateway
 from emulator.api.responses import json_error, new_request_id
 from emulator.errors import RequestEntityTooLarge
@@ -23,6 +24,7 @@ _PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 class InvocationFastPath:
     def __init__(self, app: Any, gateway: Gateway) -> None:
         self.app = app
+        self.gateway = gateway
         self.max_body = gateway.max_body_bytes
         self.service = gateway.services.get("sagemaker-runtime")
         self.headers: dict[bytes, str] = {}
@@ -41,12 +43,14 @@ class InvocationFastPath:
             return
         request_id = new_request_id()
         try:
+            body = await self._body(receive)
+            self.gateway.authenticate(JSON, scope, body)
             params: dict[str, Any] = {"EndpointName": found.group(1)}
             for name, value in scope["headers"]:
                 member = self.headers.get(name)
                 if member is not None:
                     params[member] = value.decode("latin-1")
-            params["Body"] = await self._body(receive)
+            params["Body"] = body
             op, result = await service.acall("InvokeEndpoint", params)
             status, headers, body = restjson.render_response(op, result)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error

@@ -18,14 +18,17 @@ import json
 import logging
 import re
 import urllib.parse
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from emulator import caller
 from emulator.api import query, restjson
+from emulator.api.auth import JSON, QUERY, S3, Authenticator
 from emulator.api.dispatch import Service
 from emulator.api.responses import JSON_10, JSON_11, json_error, json_result, new_request_id, xml_error
 from emulator.api.s3proxy import S3Proxy
@@ -51,6 +54,14 @@ class Gateway:
     services: dict[str, Service]          # by botocore service name
     max_body_bytes: int
     s3: S3Proxy | None = None
+    auth: Authenticator | None = None     # None: SMLOCAL_AUTH=off, every request is let through
+
+    def authenticate(self, protocol: str, scope: MutableMapping[str, Any], body: bytes | None) -> None:
+        """Raise AWS's error unless the request is signed with smlocal's keys (see ``api/auth.py``)."""
+        if self.auth is not None:
+            query_string = scope.get("query_string", b"").decode("latin-1")
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            self.auth.check(protocol, scope["method"], raw_path(scope), query_string, headers, body)
 
     async def handle(self, request: Request) -> Response:
         request_id = new_request_id()
@@ -64,15 +75,19 @@ class Gateway:
             return await self._rest_json(runtime, request, request_id)
         if request.url.path == "/" and request.method in ("POST", "GET"):
             try:
-                form = await self._form(request)
+                form, body = await self._form(request)
             except RequestEntityTooLarge as exc:
                 return xml_error(exc, request_id, query.NAMESPACES["sts"])
             if form is not None and "Action" in form:
-                return await self._query(form, request, request_id)
+                return await self._query(form, body, request, request_id)
             if request.method == "POST" and _is_form(request):
                 # the body is read (no S3 request is a form POST to "/"): answer as a query service would
                 return xml_error(ServiceError(MISSING_ACTION, code="MissingAction"), request_id,
                                  query.NAMESPACES["sts"])
+        try:
+            self.authenticate(S3, request.scope, None)
+        except ServiceError as exc:
+            return s3_error(exc, request_id, request.method)
         if self.s3 is not None:
             return await self.s3.forward(request)
         return Response(_s3_unavailable(request_id), status_code=400, media_type="application/xml",
@@ -85,36 +100,42 @@ class Gateway:
             raise RequestEntityTooLarge(
                 f"The request body is {declared} bytes; the limit is {self.max_body_bytes} bytes.")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise RequestEntityTooLarge(
-                    f"The request body exceeds the limit of {self.max_body_bytes} bytes.")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise RequestEntityTooLarge(
+                        f"The request body exceeds the limit of {self.max_body_bytes} bytes.")
+                chunks.append(chunk)
+        except ClientDisconnect:          # gone, or cut off by api/limits.py for stalling: nobody to answer
+            raise ServiceError("Your socket connection to the server was not read from or written to within "
+                               "the timeout period.", code="RequestTimeout", status=400) from None
         return b"".join(chunks)
 
-    async def _form(self, request: Request) -> dict[str, str] | None:
+    async def _form(self, request: Request) -> tuple[dict[str, str] | None, bytes]:
         params = dict(urllib.parse.parse_qsl(request.url.query, keep_blank_values=True))
+        body = b""
         if request.method == "POST":
             if not _is_form(request):
-                return params or None
+                return params or None, body
             body = await self._body(request)
             try:
                 params.update(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True,
                                                      strict_parsing=False))
             except UnicodeDecodeError:
-                return None
-        return params
+                return None, body
+        return params, body
 
     # --- protocols ---------------------------------------------------------------------------------
     async def _json(self, name: str | None, operation: str, request: Request, request_id: str) -> Response:
         try:
+            body = await self._body(request)
+            self.authenticate(JSON, request.scope, body)
             service = self.services.get(name or "")
             if service is None:
                 raise UnknownOperationException(
                     f"X-Amz-Target '{request.headers.get('x-amz-target')}' names no service smlocal "
                     "serves; expected SageMaker.<Operation> or Logs_20140328.<Operation>.")
-            body = await self._body(request)
             try:
                 params = json.loads(body) if body.strip() else {}
             except (ValueError, UnicodeDecodeError) as exc:
@@ -130,13 +151,14 @@ class Gateway:
 
     async def _rest_json(self, service: Service, request: Request, request_id: str) -> Response:
         try:
+            body = await self._body(request)
+            self.authenticate(JSON, request.scope, body)
             found = restjson.match(service.model, request.method, request.url.path)
             if found is None:
                 raise UnknownOperationException(
                     f"{request.method} {request.url.path} is not a {service.model.service_id} operation.")
             op, uri = found
-            service.operation(op.name)  # unknown before reading a body
-            body = await self._body(request)
+            service.operation(op.name)
             headers = {k.lower(): v for k, v in request.headers.items()}
             params = restjson.parse_request(op, uri, headers, body)
             op, result = await service.acall(op.name, params)
@@ -146,10 +168,11 @@ class Gateway:
         except Exception as exc:  # noqa: BLE001
             return json_error(exc, request_id, content_type=_REST_JSON)
 
-    async def _query(self, form: dict[str, str], request: Request, request_id: str) -> Response:
+    async def _query(self, form: dict[str, str], body: bytes, request: Request, request_id: str) -> Response:
         name = _query_service(form, request.headers.get("authorization", ""))
         namespace = query.NAMESPACES.get(name or "", query.NAMESPACES["sts"])
         try:
+            self.authenticate(QUERY, request.scope, body)
             service = self.services.get(name or "")
             if service is None:
                 raise UnknownOperationException(
@@ -158,8 +181,8 @@ class Gateway:
             operation, _ = service.operation(form["Action"])
             params = query.parse_params(operation.input_shape, form)
             op, result = await run_in_threadpool(service.call, form["Action"], params)
-            body = query.xml_result(service.name, op, result, request_id)
-            return Response(body, media_type="text/xml", headers={"x-amzn-RequestId": request_id})
+            answer = query.xml_result(service.name, op, result, request_id)
+            return Response(answer, media_type="text/xml", headers={"x-amzn-RequestId": request_id})
         except UnknownOperationException as exc:
             return xml_error(ServiceError(exc.message, code="InvalidAction"), request_id, namespace)
         except Exception as exc:  # noqa: BLE001
@@ -172,6 +195,21 @@ MISSING_ACTION = ("The request has no Action parameter: form-encoded POSTs to / 
 
 def _is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+def raw_path(scope: MutableMapping[str, Any]) -> str:
+    """The path as it came on the wire (percent-encoded), which is what the client signed."""
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1").partition("?")[0] if raw else urllib.parse.quote(scope["path"])
+
+
+def s3_error(exc: ServiceError, request_id: str, method: str) -> Response:
+    """An error as S3 answers it (``<Error>``; no body for HEAD)."""
+    from xml.sax.saxutils import escape
+
+    body = ('<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Error><Code>{escape(exc.code)}</Code><Message>{escape(exc.message)}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>")
+    return Response(b"" if method == "HEAD" else body, status_code=exc.status, media_type="application/xml",
+                    headers={"x-amz-request-id": request_id, "x-amzn-RequestId": request_id})
 
 
 def _query_service(form: dict[str, str], authorization: str) -> str | None:

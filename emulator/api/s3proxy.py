@@ -51,7 +51,10 @@ class S3Proxy:
                     f"<Message>The S3 server behind smlocal ({self.endpoint}) is not answering: "
                     f"{type(exc).__name__}. Is `smlocal status` healthy?</Message></Error>")
             return Response(body, status_code=503, media_type="application/xml")
-        out_headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
+        # the S3 server's own CORS answers (SeaweedFS allows every origin) never reach a browser:
+        # api/guard.py decides CORS
+        out_headers = {k: v for k, v in response.headers.items()
+                       if k.lower() not in _HOP_BY_HOP and not k.lower().startswith("access-control-")}
         if kms and response.status_code < 300:
             out_headers["x-amz-server-side-encryption"] = "aws:kms"  # what S3 answers for SSE-KMS writes
         return StreamingResponse(response.aiter_raw(), status_code=response.status_code,

@@ -41,6 +41,8 @@ class RuntimeInfo:
     s3_container_endpoint: str | None = None
     started_at: float = 0.0
     version: str = ""
+    auth: bool = True             # SigV4 required (SMLOCAL_AUTH)
+    s3_restarts: int = 0          # times the supervisor started a dead embedded S3 server again
 
     @classmethod
     def load(cls, path: Path) -> RuntimeInfo | None:

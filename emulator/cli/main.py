@@ -60,6 +60,10 @@ def up(
     region: Annotated[str, typer.Option(envvar="SMLOCAL_REGION", help="AWS region reported in ARNs.")] = "us-east-1",
     account_id: Annotated[str, typer.Option(
         envvar="SMLOCAL_ACCOUNT_ID", help="12-digit account id in ARNs.")] = "123456789012",
+    auth: Annotated[bool, typer.Option(
+        "--auth/--no-auth", envvar="SMLOCAL_AUTH",
+        help="Refuse requests not signed with the keys `smlocal env` prints (off: anything on this machine "
+             "that reaches the port may call every API; docs/security.md).")] = True,
     build_images: Annotated[bool, typer.Option(
         "--build-images/--no-build-images", envvar="SMLOCAL_BUILD_IMAGES",
         help="Build missing framework images (sklearn, xgboost, pytorch) first.")] = True,
@@ -71,13 +75,14 @@ def up(
         raise typer.Exit(2)
     try:
         settings = Settings(data_dir=directory, host=host, port=port, s3_port=s3_port,
-                            region=region, account_id=account_id)
+                            region=region, account_id=account_id, auth=auth)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     running = _running(directory)
     if running is not None:
         if running.gateway_alive():
+            _repair_s3(running)
             out.print(f"smlocal is already running at {running.gateway_url} (pid {running.pid}, "
                       f"data in {running.data_dir})")
             return
@@ -99,6 +104,27 @@ def up(
     except StartError as exc:
         err.print(f"[red]smlocal cannot start: {exc}[/red]")
         raise typer.Exit(1) from None
+
+
+def _repair_s3(running: RuntimeInfo) -> None:
+    """A gateway whose S3 server does not answer: have its supervisor start S3 now and wait for it."""
+    if running.s3_alive():
+        return
+    if not running.s3_pid:
+        err.print(f"[red]smlocal runs, but its S3 server ({running.s3_endpoint}, not started by smlocal) does not "
+                  "answer; start that server, or `smlocal down` and `smlocal up` with another --s3-endpoint[/red]")
+        raise typer.Exit(1)
+    err.print(f"[yellow]smlocal runs, but its S3 server ({running.s3_endpoint}) does not answer; "
+              "restarting it[/yellow]")
+    os.kill(running.pid, signal.SIGUSR1)
+    with err.status("waiting for the S3 server ..."):
+        answered = wait_until(running.s3_alive, timeout=90, interval=0.5)
+    if not answered:
+        err.print(f"[red]the S3 server did not come back; see {Path(running.data_dir) / 'logs' / 's3.log'} "
+                  "and `smlocal down` / `smlocal up`[/red]")
+        raise typer.Exit(1)
+    info = RuntimeInfo.load(Path(running.data_dir) / "runtime.json") or running
+    out.print(f"the S3 server answers again (pid {info.s3_pid})")
 
 
 def _ensure_images() -> bool:
@@ -214,7 +240,10 @@ def status(data_dir: DataDir = None) -> None:
     table.add_row("gateway", info.gateway_url, "[green]ok[/green]" if gateway_ok else "[red]not answering[/red]")
     table.add_row("s3", info.s3_endpoint, "[green]ok[/green]" if s3_ok else "[red]not answering[/red]")
     table.add_row("s3 (containers)", info.s3_container_endpoint or "-", "")
-    table.add_row("pid", str(info.pid), f"s3 pid {info.s3_pid}" if info.s3_pid else "external S3")
+    table.add_row("pid", str(info.pid), (f"s3 pid {info.s3_pid}" + (
+        f", restarted {info.s3_restarts} time(s)" if info.s3_restarts else "")) if info.s3_pid else "external S3")
+    table.add_row("auth", "SigV4 with the keys `smlocal env` prints" if info.auth else
+                  "[yellow]off (SMLOCAL_AUTH=off): any local process may call[/yellow]", "")
     table.add_row("region / account", f"{info.region} / {info.account_id}", "")
     table.add_row("data dir", info.data_dir, "")
     table.add_row("up since", time.ctime(info.started_at), f"version {info.version}")

@@ -18,11 +18,13 @@ from pathlib import Path
 import uvicorn
 
 from emulator import __version__
+from emulator.api.limits import uvicorn_options
 from emulator.cli.instance import RuntimeInfo, embedded_credentials, write_sdk_config
 from emulator.config import S3Settings, Settings
 from emulator.s3.bridge import BridgeRelay
 from emulator.s3.client import S3Client, S3Error
 from emulator.s3.embedded import EmbeddedS3, S3StartError
+from emulator.s3.watchdog import S3Watchdog
 
 log = logging.getLogger("smlocal")
 
@@ -53,6 +55,9 @@ def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | 
     check_gateway_port(settings.host, settings.port)  # the S3 server checks its own port
     # SIGTERM before uvicorn installs its own handlers must still unwind the cleanup stack
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    from emulator.server import private_directory
+
+    private_directory(settings.data_dir)       # before S3 and the logs write into it
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as cleanup:
         s3_pid = None
@@ -83,6 +88,8 @@ def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | 
             else:
                 progress("no Docker bridge found: containers will not reach S3 until Docker runs "
                          "and smlocal restarts")
+            watchdog = _watch(server, relay if address else None, settings.runtime_file)
+            cleanup.callback(watchdog.stop)     # before the server's stop (the stack unwinds in reverse)
         else:
             access, secret = s3_keys or ("", "")
             container_endpoint = os.environ.get("SMLOCAL_S3_CONTAINER_ENDPOINT") or s3_endpoint
@@ -102,10 +109,27 @@ def run(settings: Settings, s3_endpoint: str | None, s3_keys: tuple[str, str] | 
             access_key=access, secret_key=secret, region=settings.region,
             account_id=settings.account_id, data_dir=str(settings.data_dir), sdk_config=str(sdk_config),
             s3_pid=s3_pid, s3_container_endpoint=container_endpoint, started_at=time.time(),
-            version=__version__)
+            version=__version__, auth=settings.auth)
         info.save(settings.runtime_file)  # names our S3 process even if we die before serving
         cleanup.callback(_forget, settings.runtime_file)
         _serve(settings, progress)
+
+
+def _watch(server: EmbeddedS3, relay: BridgeRelay | None, runtime_file: Path) -> S3Watchdog:
+    """Restart weed when it dies or hangs (the relay steps aside meanwhile); SIGUSR1 retries at once."""
+    def restarted(pid: int | None) -> None:
+        if relay is not None:
+            relay.start()
+        info = RuntimeInfo.load(runtime_file)
+        if info is not None and info.pid == os.getpid() and pid is not None:
+            info.s3_pid = pid
+            info.s3_restarts += 1
+            info.save(runtime_file)
+
+    watchdog = S3Watchdog(server, before_start=relay.stop if relay is not None else None, after_start=restarted)
+    signal.signal(signal.SIGUSR1, lambda signum, frame: watchdog.poke())
+    watchdog.start()
+    return watchdog
 
 
 def _forget(runtime_file: Path) -> None:
@@ -123,7 +147,9 @@ def _serve(settings: Settings, progress: Callable[[str], None]) -> None:
     # get it back, which dominated control-plane p99 under 16 clients (docs/benchmarks.md).
     sys.setswitchinterval(0.0005)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10,
+                            **uvicorn_options(settings.header_timeout, settings.max_header_bytes,
+                                              settings.keep_alive_timeout, settings.body_timeout))
     server = uvicorn.Server(config)
 
     def announce() -> None:

@@ -15,17 +15,14 @@ same-origin check on every state-changing request, and the response headers ever
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
-import socket
 from dataclasses import dataclass, field
 
 from emulator.config import Settings
+from emulator.config import served_names as config_served_names
 
 TOKEN_HEADER = "x-smlocal-token"
 TOKEN_FIELD = "token"
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-WILDCARDS = ("0.0.0.0", "::", "")
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -39,34 +36,9 @@ HEADERS = {
 }
 
 
-def _host_form(name: str) -> str:
-    """How a name appears in a Host header: IPv6 addresses in brackets, lower case."""
-    name = name.strip().lower()
-    if name.startswith("[") and name.endswith("]"):
-        return name
-    try:
-        if isinstance(ipaddress.ip_address(name), ipaddress.IPv6Address):
-            return f"[{name}]"
-    except ValueError:
-        pass
-    return name
-
-
 def served_names(settings: Settings) -> set[str]:
-    """The names and addresses a browser may use to reach this gateway."""
-    names = set(LOOPBACK_NAMES)
-    if settings.host in WILDCARDS:
-        # bound to every interface: the machine's own names and addresses too
-        hostname = socket.gethostname()
-        names.update({hostname, socket.getfqdn()})
-        try:
-            names.update(str(info[4][0]) for info in socket.getaddrinfo(hostname, None))
-        except OSError:
-            pass
-    else:
-        names.add(settings.host)
-    names.update(settings.console_hosts)
-    return {_host_form(n) for n in names if n}
+    """The names and addresses a browser may use to reach the console."""
+    return config_served_names(settings, settings.console_hosts + settings.extra_hosts)
 
 
 @dataclass

@@ -11,12 +11,22 @@ endpoint, so cleanup and restart recovery find them by label alone. Runtime fail
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 MANAGED = "org.smlocal.managed"
+DEFAULT_PIDS_LIMIT = 4096     # processes and threads per container: a fork bomb stops there
+
+
+def pids_limit() -> int | None:
+    """SMLOCAL_PIDS_LIMIT (a number; 0 or "off": none), else ``DEFAULT_PIDS_LIMIT``."""
+    value = os.environ.get("SMLOCAL_PIDS_LIMIT", "").strip().lower()
+    if value in ("0", "off", "none", "-1"):
+        return None
+    return int(value) if value.isdigit() else DEFAULT_PIDS_LIMIT
 
 
 class ContainerError(Exception):
@@ -43,6 +53,7 @@ class ContainerSpec:
     extra_hosts: dict[str, str] = field(default_factory=dict)
     ports: dict[str, tuple[str, int | None]] = field(default_factory=dict)  # "8080/tcp" -> (host ip, port)
     working_dir: str | None = None
+    pids_limit: int | None = field(default_factory=pids_limit)   # Docker's --pids-limit
 
 
 @dataclass
@@ -62,8 +73,10 @@ class ContainerRuntime(Protocol):
     # images
     def image_exists(self, image: str) -> bool: ...
 
-    # networks: one per job (hosts reach each other by ``aliases``); ``internal`` has no route out
-    def create_network(self, name: str, labels: dict[str, str], internal: bool = False) -> None: ...
+    # networks: one per job (hosts reach each other by ``aliases``); ``internal`` has no route out;
+    # ``host_access`` False: not even to the host's own addresses (network isolation of jobs)
+    def create_network(self, name: str, labels: dict[str, str], internal: bool = False,
+                       host_access: bool = True) -> None: ...
     def remove_network(self, name: str) -> None: ...
     def find_networks(self, labels: dict[str, str]) -> list[tuple[str, dict[str, str]]]: ...
 

@@ -62,12 +62,17 @@ class DockerEngine:
             raise ContainerError(f"cannot inspect image {image}: {_describe(exc)}") from None
 
     # --- networks ----------------------------------------------------------------------------------
-    def create_network(self, name: str, labels: dict[str, str], internal: bool = False) -> None:
+    def create_network(self, name: str, labels: dict[str, str], internal: bool = False,
+                       host_access: bool = True) -> None:
+        """``host_access`` False: the host gets no address on the bridge, so its containers have no
+        route to the host either (an internal network alone still lets them reach every address of
+        the host, the S3 bridge relay included, through the bridge's gateway)."""
+        options = {} if host_access else {"com.docker.network.bridge.inhibit_ipv4": "true"}
         try:
             for existing in self.client.networks.list(names=[name]):
                 if existing.name == name:
                     return
-            self.client.networks.create(name, driver="bridge", internal=internal,
+            self.client.networks.create(name, driver="bridge", internal=internal, options=options,
                                         labels={MANAGED: "true", **labels})
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise ContainerError(f"cannot create Docker network {name}: {_describe(exc)}") from None
@@ -119,6 +124,8 @@ class DockerEngine:
         if spec.mem_limit:
             kwargs["mem_limit"] = spec.mem_limit
             kwargs["memswap_limit"] = spec.mem_limit   # no swap: memory blow-ups behave like on the instance
+        if spec.pids_limit:
+            kwargs["pids_limit"] = spec.pids_limit
         if spec.ports:
             kwargs["ports"] = {port: binding for port, binding in spec.ports.items()}
         if spec.network == "none":

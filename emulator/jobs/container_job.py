@@ -236,12 +236,14 @@ class ContainerJob:
     def limits(self) -> tuple[int | None, int | None]:
         return instances.container_limits(self.instance_type())
 
-    def launch(self, specs: dict[str, ContainerSpec], isolated: bool = False) -> None:
-        """Create every host's container on the job's network, then start them together and follow logs."""
+    def launch(self, specs: dict[str, ContainerSpec], isolated: bool = False, sealed: bool = False) -> None:
+        """Create every host's container on the job's network, then start them together and follow logs.
+        ``isolated``: the network has no route out; ``sealed``: not even to the host (network isolation of
+        training and processing: the hosts reach each other and nothing else)."""
         docker = self.services.docker
         for stale in docker.find(self.labels()):  # from a run cut short
             docker.remove(stale.id)
-        docker.create_network(self.network(), self.labels(), internal=isolated)
+        docker.create_network(self.network(), self.labels(), internal=isolated or sealed, host_access=not sealed)
         started = time.time()
         streams = {h: f"{self.name}/{h}-{int(started)}" for h in self.hosts}
         for host, spec in specs.items():  # every host exists before any starts, as on SageMaker

@@ -19,7 +19,7 @@ from typing import Any
 
 from emulator.domain.processing import ROOT, local_relative
 from emulator.infra.containers import ContainerSpec
-from emulator.infra.platform import PlatformEnv, host_names, job_labels, platform_environment
+from emulator.infra.platform import PlatformEnv, host_names, job_labels, platform_environment, region_environment
 
 KIND = "processing-job"
 def instance_count(job: dict[str, Any]) -> int:
@@ -70,7 +70,8 @@ def command(job: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
 
 
 def environment(job: dict[str, Any], platform: PlatformEnv) -> dict[str, str]:
-    env = platform_environment(platform)
+    """SageMaker's variables; network isolation withholds the S3 endpoint and keys (no credentials)."""
+    env = region_environment(platform) if isolated(job) else platform_environment(platform)
     env.update(job.get("Environment") or {})
     return env
 

@@ -81,7 +81,7 @@ class ProcessingRun(ContainerJob):
         specs = {host: contract.container_spec(self.job, host, self.image, self.layouts[host], platform, limits,
                                                settings.docker_network) for host in self.hosts}
         self.update(lambda r: r.update(ProcessingStartTime=time.time()))
-        self.launch(specs, isolated=contract.isolated(self.job))
+        self.launch(specs, isolated=contract.isolated(self.job), sealed=contract.isolated(self.job))
         self.announce_continuous()
 
     def stage_inputs(self) -> None:

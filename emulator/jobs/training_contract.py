@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.infra.containers import ContainerSpec
-from emulator.infra.platform import PlatformEnv, host_names, job_labels, platform_environment
+from emulator.infra.platform import PlatformEnv, host_names, job_labels, platform_environment, region_environment
 
 GROUP = "homogeneousCluster"
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"
@@ -89,7 +89,9 @@ def command(job: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
 
 
 def environment(job: dict[str, Any], platform: PlatformEnv) -> dict[str, str]:
-    env = platform_environment(platform)
+    """SageMaker's variables; network isolation withholds the S3 endpoint and keys (no credentials)."""
+    isolated = bool(job.get("EnableNetworkIsolation"))
+    env = region_environment(platform) if isolated else platform_environment(platform)
     env.update(job.get("Environment") or {})
     env["TRAINING_JOB_NAME"] = job["TrainingJobName"]
     env["TRAINING_JOB_ARN"] = job["TrainingJobArn"]

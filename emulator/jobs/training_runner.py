@@ -110,7 +110,8 @@ class TrainingRun(ContainerJob):
         self.transition("Training")
         specs = {host: contract.container_spec(self.job, host, self.image, self.layouts[host], channels[host],
                                                platform, limits, settings.docker_network) for host in self.hosts}
-        self.launch(specs, isolated=bool(self.job.get("EnableNetworkIsolation")))
+        isolated = bool(self.job.get("EnableNetworkIsolation"))
+        self.launch(specs, isolated=isolated, sealed=isolated)
 
     def line_callback(self) -> Callable[[int, str], None] | None:
         if not self.extractor:

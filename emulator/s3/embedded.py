@@ -37,8 +37,21 @@ SeaweedFS quirks handled here:
   * Mini defaults differ from AWS: ``-s3.autoCreateBucket`` (PutObject creates a missing bucket)
     and ``-s3.allowDeleteBucketNotEmpty`` are turned off here.
 
+Only the S3 port is open to other local users (loopback is reachable by every user of the machine):
+  * ``-disableHttp``: the master and filer HTTP APIs are off (the master's was open to anyone:
+    ``/col/delete`` dropped a bucket's data, ``/dir/assign`` + ``/submit`` wrote files; the filer's
+    read and wrote every bucket). The master still shows its read-only status page.
+  * ``security.toml`` (in weed's working directory, 0600, written at every start): JWT keys for the
+    volume server's reads and writes and the filer's HTTP (random per start; weed's components hand
+    each other tokens over gRPC), and mutual TLS on every gRPC port with a certificate authority
+    made for this data directory (``pki/``, 0700; ``openssl`` makes it): without the client
+    certificate, ``weed shell`` and any gRPC client are refused.
+  * weed runs with umask 077, so its unix sockets in /tmp are the owner's alone.
+  Readiness is read from weed's log (the master reports the volume server's registration), as the
+  master's HTTP API is off.
+
 Layout under ``data_dir``: ``identities.json`` (0600), ``weed/`` (volumes, filer store, master
-state), ``tmp/`` (weed's TMPDIR).
+state, ``security.toml``), ``pki/`` (CA and node certificate), ``tmp/`` (weed's TMPDIR).
 """
 
 from __future__ import annotations
@@ -50,6 +63,7 @@ import logging
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -200,14 +214,59 @@ def _answers_http(url: str) -> bool:
         return False
 
 
-def _has_volume_server(master_port: int) -> bool:
-    try:
-        with _NO_PROXY.open(f"http://{LOOPBACK}:{master_port}/dir/status", timeout=2) as resp:
-            topology = json.load(resp).get("Topology") or {}
-    except (OSError, http.client.HTTPException, ValueError, AttributeError):   # not up, or not JSON yet
-        return False
-    return any(rack.get("DataNodes") for dc in topology.get("DataCenters") or []
-               for rack in dc.get("Racks") or [])
+def _has_volume_server(log_file: Path, offset: int, volume_port: int) -> bool:
+    """The master reported the volume server's registration (its HTTP API, which could say, is off)."""
+    return re.search(rf"added volume server \d+: {re.escape(LOOPBACK)}:{volume_port}\b", _read(log_file, offset)) \
+        is not None
+
+
+_GRPC_COMPONENTS = ("master", "volume", "filer", "s3", "admin", "worker", "client", "msg_broker", "msg_agent")
+
+
+def make_pki(folder: Path) -> tuple[Path, Path, Path] | None:
+    """(CA certificate, node certificate, node key) for weed's mutual gRPC TLS, made once per data
+    directory with ``openssl``; None (with a warning) when openssl is missing or fails."""
+    ca, cert, key = folder / "ca.crt", folder / "node.crt", folder / "node.key"
+    if ca.is_file() and cert.is_file() and key.is_file():
+        return ca, cert, key
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        log.warning("openssl is not installed: the embedded S3 server's gRPC ports stay open to local users")
+        return None
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    (folder / "ext.cnf").write_text(f"subjectAltName=DNS:localhost,IP:{LOOPBACK}\n"
+                                    "extendedKeyUsage=serverAuth,clientAuth\n")
+    curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        [openssl, "req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.crt", "-days", "36500",
+         "-subj", "/CN=smlocal embedded S3 CA"],
+        [openssl, "req", *curve, "-keyout", "node.key", "-out", "node.csr", "-subj", "/CN=smlocal"],
+        [openssl, "x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "node.crt", "-days", "36500", "-extfile", "ext.cnf"],
+    ]
+    for step in steps:
+        done = subprocess.run(step, cwd=folder, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            log.warning("openssl failed (%s): the embedded S3 server's gRPC ports stay open to local users",
+                        done.stderr.strip()[-200:])
+            return None
+    for name in ("ca.key", "node.key"):
+        os.chmod(folder / name, 0o600)
+    return ca, cert, key
+
+
+def security_toml(pki: tuple[Path, Path, Path] | None) -> str:
+    """weed's security.toml: JWT keys (fresh each start) and, with a PKI, mutual TLS on every gRPC port."""
+    lines = []
+    for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
+        lines += [f"[{section}]", f'key = "{secrets.token_urlsafe(32)}"', "expires_after_seconds = 60", ""]
+    if pki is not None:
+        ca, cert, key = pki
+        lines += ["[grpc]", f'ca = "{ca}"', ""]
+        for component in _GRPC_COMPONENTS:
+            lines += [f"[grpc.{component}]", f'cert = "{cert}"', f'key = "{key}"', ""]
+    return "\n".join(lines)
 
 
 def _remove_stale_sockets(ports: list[int]) -> None:
@@ -260,6 +319,10 @@ class EmbeddedS3:
     def identities_file(self) -> Path:
         return self.data_dir / "identities.json"
 
+    @property
+    def security_file(self) -> Path:
+        return self.data_dir / "weed" / "security.toml"
+
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 60) -> None:
         """Launch weed and return once S3 answers HTTP on the port; S3StartError otherwise."""
@@ -279,7 +342,7 @@ class EmbeddedS3:
             ports = pick_internal_ports(self.port)
             offset = self.log_file.stat().st_size if self.log_file.exists() else 0
             proc = self._launch(weed, ports)
-            failure = self._wait_ready(proc, ports, deadline)
+            failure = self._wait_ready(proc, ports, deadline, offset)
             if failure is None:
                 self._proc, self._ports = proc, ports
                 log.info("embedded S3 (weed pid %d) ready at %s", proc.pid, self.endpoint)
@@ -327,11 +390,8 @@ class EmbeddedS3:
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
             "actions": _ADMIN_ACTIONS,
         }]}
-        tmp = self.identities_file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(identities, fh, indent=2)
-        os.replace(tmp, self.identities_file)
+        _write_private(self.identities_file, json.dumps(identities, indent=2))
+        _write_private(self.security_file, security_toml(make_pki(self.data_dir / "pki")))
 
     def _command(self, weed: str, ports: InternalPorts) -> list[str]:
         return [
@@ -344,6 +404,7 @@ class EmbeddedS3:
             "-s3.allowDeleteBucketNotEmpty=false",    # AWS: DeleteBucket on a non-empty one is BucketNotEmpty
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
             "-master.telemetry=false", "-metricsPort=0", "-volume.preStopSeconds=0",
+            "-disableHttp",                           # master and filer HTTP APIs off (module docstring)
         ]
 
     def _environment(self) -> dict[str, str]:
@@ -362,16 +423,17 @@ class EmbeddedS3:
             out.flush()
             return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     cwd=self.data_dir / "weed", env=self._environment(),
-                                    start_new_session=True)
+                                    start_new_session=True, umask=0o077)
 
-    def _wait_ready(self, proc: subprocess.Popen[bytes], ports: InternalPorts, deadline: float) -> str | None:
+    def _wait_ready(self, proc: subprocess.Popen[bytes], ports: InternalPorts, deadline: float,
+                    offset: int) -> str | None:
         """None once S3 answers and the master knows the volume server; else why not."""
         s3_up = False
         while True:
             if proc.poll() is not None:
                 return f"exited with code {proc.returncode} before S3 answered on port {self.port}"
             s3_up = s3_up or _answers_http(self.endpoint + "/")
-            if s3_up and _has_volume_server(ports.master):
+            if s3_up and _has_volume_server(self.log_file, offset, ports.volume):
                 return None
             if time.monotonic() >= deadline:
                 what = "the volume server did not register" if s3_up else f"S3 did not answer on port {self.port}"
@@ -381,6 +443,14 @@ class EmbeddedS3:
     def _log_tail(self, offset: int, lines: int = 25) -> str:
         text = _read(self.log_file, offset)
         return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
 
 
 def _terminate(proc: subprocess.Popen[bytes], timeout: float, log_file: Path | None = None) -> None:

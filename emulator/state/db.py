@@ -7,6 +7,7 @@ never leaves a half-written record (the next start reconciles whatever state was
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -67,11 +68,23 @@ class DatabaseClosed(RuntimeError):
     is picked up by restart recovery on the next start."""
 
 
+def _private(path: Path) -> None:
+    """Create ``path`` (and fix an existing one and its -wal/-shm files) as mode 0600."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class Database:
     """A thread-safe SQLite connection with the emulator's schema."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)   # every record and log: the owner's alone (SQLite gives -wal/-shm the same mode)
         self.path = path
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,

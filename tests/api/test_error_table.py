@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import time
 from pathlib import Path
+from unittest import mock
+from xml.etree import ElementTree
 
+import boto3
 import botocore.exceptions
 import httpx
 import pytest
 import rawclient as raw
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.parsers import create_parser
 from fake_container import fake_container
-from support import live_gateway
+from support import S3_ACCESS, S3_SECRET, live_gateway
 
 from emulator.api.service_models import service_model
 from emulator.config import S3Settings, Settings
@@ -862,7 +867,7 @@ def _(c, name):
     with live_gateway(c.scratch / name, s3=s3) as gateway:
         url = gateway.url + "/bucket/key%00.txt"
         request = AWSRequest(method="GET", url=url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
-        S3SigV4Auth(Credentials("k", "s"), "s3", "us-east-1").add_auth(request)    # signed as S3 clients do
+        S3SigV4Auth(Credentials(S3_ACCESS, S3_SECRET), "s3", "us-east-1").add_auth(request)   # as S3 clients sign
         response = httpx.get(url, headers=dict(request.headers.items()))
     error = create_parser("rest-xml").parse({"status_code": response.status_code, "headers": dict(response.headers),
                                              "body": response.content}, None)["Error"]
@@ -1212,6 +1217,134 @@ def _(c, name):
         pipelines.delete(c.domain, {"PipelineName": name})
     err = info.value
     return (err.code, err.status, err.message), {"<arn>": arn("pipeline", name.lower())}
+# --- authentication, Host and origin ---------------------------------------------------------------
+def _client_with(c, service: str, access: str = S3_ACCESS, secret: str = S3_SECRET, **config):
+    return boto3.client(service, endpoint_url=c.url, region_name="us-east-1", aws_access_key_id=access,
+                        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}, **config))
+
+
+def _json_reply(response) -> tuple[str, int, str]:
+    parsed = raw.parse_json_error(response)
+    return parsed["Error"]["Code"], response.status_code, parsed["Error"].get("Message", "")
+
+
+def _xml_reply(response) -> tuple[str, int, str]:
+    root = ElementTree.fromstring(response.content)
+    error = root.find("Error") if root.tag != "Error" else root
+    assert error is not None
+    return error.findtext("Code") or "", response.status_code, error.findtext("Message") or ""
+
+
+@case("AU01")
+def _(c, name):
+    return _json_reply(raw.post(c.url, "SageMaker.ListModels", b"{}", sign_it=False)), {}
+
+
+@case("AU02")
+def _(c, name):
+    return client_error(_client_with(c, "sagemaker", secret="not-the-secret").list_models), {}
+
+
+@case("AU03")
+def _(c, name):
+    return client_error(_client_with(c, "sagemaker", access="AKIAUNKNOWN000000000").list_models), {}
+
+
+@case("AU04")
+def _(c, name):
+    return client_error(_client_with(c, "logs", secret="not-the-secret").describe_log_groups), {}
+
+
+@case("AU05")
+def _(c, name):
+    response = raw.request("POST", c.url + "/endpoints/x/invocations", "sagemaker", b"1",
+                           {"Content-Type": "text/csv"}, sign_it=False)
+    return _json_reply(response), {}
+
+
+@case("AU06")
+def _(c, name):
+    return client_error(_client_with(c, "sts", secret="not-the-secret").get_caller_identity), {}
+
+
+@case("AU07")
+def _(c, name):
+    return client_error(_client_with(c, "sts", access="AKIAUNKNOWN000000000").get_caller_identity), {}
+
+
+@case("AU08")
+def _(c, name):
+    return _xml_reply(httpx.get(c.url + "/")), {}
+
+
+@case("AU09")
+def _(c, name):
+    s3 = _client_with(c, "s3", secret="not-the-secret", s3={"addressing_style": "path"})
+    return client_error(s3.list_objects_v2, Bucket="some-bucket"), {}
+
+
+@case("AU10")
+def _(c, name):
+    s3 = _client_with(c, "s3", access="AKIAUNKNOWN000000000", s3={"addressing_style": "path"})
+    return client_error(s3.list_objects_v2, Bucket="some-bucket"), {}
+
+
+@case("AU11")
+def _(c, name):
+    past = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(minutes=20)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+        return client_error(_client_with(c, "sagemaker").list_models), {"<stamp>": None}
+
+
+@case("AU12")
+def _(c, name):
+    port = c.url.rsplit(":", 1)[1]
+    response = raw.request("POST", c.url + "/", "sagemaker", b"{}", {
+        "X-Amz-Target": "SageMaker.ListModels", "Content-Type": raw.JSON_11,
+        "Host": f"rebound.example:{port}"})
+    return _json_reply(response), {"<port>": port, "<names>": None}
+
+
+@case("AU13")
+def _(c, name):
+    response = raw.post(c.url, "SageMaker.ListModels", b"{}", headers={"Origin": "http://evil.example"})
+    return _json_reply(response), {}
+
+
+@case("AU14")
+def _(c, name):
+    response = httpx.request("OPTIONS", c.url + "/some-bucket/key", headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "PUT"})
+    assert not any(k.lower().startswith("access-control-") for k in response.headers)
+    return _xml_reply(response), {}
+
+
+@case("AU15")
+def _(c, name):
+    s3 = _client_with(c, "s3", s3={"addressing_style": "path"}, signature_version="s3v4")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "some-bucket", "Key": "k"}, ExpiresIn=1)
+    time.sleep(2.1)
+    return _xml_reply(httpx.get(url)), {}
+
+
+@case("AU16")
+def _(c, name):
+    import socket
+
+    port = int(c.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"PUT /some-bucket/big HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                     f"Content-Length: {6 * 1024 ** 3}\r\n\r\n".encode())
+        answer = b""
+        while b"</Error>" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    root = ElementTree.fromstring(body)
+    return (root.findtext("Code") or "", status, root.findtext("Message") or ""), {}
 
 
 # --- the harness ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import boto3
 import pytest
 import sagemaker
 from botocore.config import Config
+from support import S3_ACCESS, S3_SECRET
 
 ACCOUNT = "123456789012"
 
@@ -33,18 +34,17 @@ def test_simulate_principal_policy_allows_every_action(gateway):
 
 
 def test_routing_uses_the_sigv4_scope_when_version_is_missing(gateway):
-    import httpx
+    import rawclient as raw
 
-    auth = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=x"
-    reply = httpx.post(gateway.url + "/", data={"Action": "GetRole", "RoleName": "r"},
-                       headers={"Authorization": auth})
+    reply = raw.request("POST", gateway.url + "/", "iam", b"Action=GetRole&RoleName=r",
+                        {"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status_code == 200
     assert '<GetRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">' in reply.text
 
 
 def test_sdk_get_execution_role_resolves_the_role(gateway, monkeypatch):
     """The SDK calls STS at a hard-coded AWS URL; with that one URL pointed at us the rest is unmodified."""
-    session = boto3.Session(aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1")
+    session = boto3.Session(aws_access_key_id=S3_ACCESS, aws_secret_access_key=S3_SECRET, region_name="us-east-1")
     original = session.client
 
     def client(service, *args, **kwargs):
@@ -60,9 +60,7 @@ def test_sdk_get_execution_role_resolves_the_role(gateway, monkeypatch):
 
 @pytest.mark.parametrize("body", [b"Action=GetCallerIdentity", b"Action=GetCallerIdentity&Version=2011-06-15&x=%ZZ"])
 def test_query_requests_without_version_or_with_odd_encoding_still_answer(gateway, body):
-    import httpx
+    import rawclient as raw
 
-    auth = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=x"
-    reply = httpx.post(gateway.url + "/", content=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
+    reply = raw.request("POST", gateway.url + "/", "sts", body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status_code == 200 and "<Account>123456789012</Account>" in reply.text

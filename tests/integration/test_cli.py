@@ -165,7 +165,8 @@ def test_a_killed_gateway_restarts_with_everything_kept(instance):
     data_dir = instance["data_dir"]
     exports = exported(smlocal("env", data_dir=data_dir).stdout)
     sm = boto3.client("sagemaker", endpoint_url=exports["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                      aws_access_key_id="x", aws_secret_access_key="y")
+                      aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"])
     sm.create_model(ModelName="survivor", PrimaryContainer={"Image": "img:1"})
     s3 = boto3.client("s3", endpoint_url=exports["AWS_ENDPOINT_URL_S3"], region_name="us-east-1",
                       aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],

@@ -121,3 +121,18 @@ def test_find_networks_by_label_for_the_debris_sweep():
         engine.remove_network("smlocal-test-find-a")
         engine.remove_network("smlocal-test-find-b")
     assert engine.find_networks({"org.smlocal.endpoint": "find-me"}) == []
+def test_a_fork_loop_stops_at_the_pids_limit(base_image):
+    """Issue 18, item 9: a fork bomb in a user script stays inside its container."""
+    engine = DockerEngine()
+    script = "i=0; while [ $i -lt 200 ]; do sleep 3 & i=$((i+1)); done; echo all 200 started"
+    container = engine.start(ContainerSpec(name=f"smlocal-test-pids-{os.getpid()}", image=base_image,
+                                           entrypoint=["sh", "-c"], command=[script], pids_limit=32))
+    try:
+        engine.wait(container, timeout=120)
+        output = "\n".join(engine.tail(container, 400))
+        assert "cannot fork" in output.lower() and "all 200 started" not in output, output[-2000:]
+        inspected = docker.from_env().api.inspect_container(container)
+        assert inspected["HostConfig"]["PidsLimit"] == 32
+    finally:
+        engine.stop(container, 0)
+        engine.remove(container)

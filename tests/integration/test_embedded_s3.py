@@ -269,3 +269,47 @@ def test_start_timeout_reports_the_weed_log(tmp_path: Path) -> None:
     assert s3.pid is None
     s3.start()                                                       # and a real start still works
     s3.stop()
+
+
+def _http_status(url: str, method: str = "GET", data: bytes | None = None) -> int:
+    request = urllib.request.Request(url, method=method, data=data)
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=5) as reply:
+            return reply.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_only_the_s3_port_serves_other_local_users(server: EmbeddedS3) -> None:
+    """Issue 18, item 8: the filer read and wrote every bucket, the master's /col/delete dropped a
+    bucket's data and any gRPC client (weed shell) could do anything, all without credentials."""
+    s3 = s3_client(server.endpoint)
+    bucket = f"guarded-{os.getpid()}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="secret.txt", Body=b"private")
+    ports = server.internal_ports
+    assert ports is not None
+    base = "http://127.0.0.1:{}"
+    assert _http_status(base.format(ports.filer) + f"/buckets/{bucket}/secret.txt") in (401, 403, 404)
+    assert _http_status(base.format(ports.filer) + f"/buckets/{bucket}/planted.txt", "PUT", b"x") in (401, 403, 404)
+    assert _http_status(base.format(ports.master) + f"/col/delete?collection={bucket}") in (401, 403, 404)
+    assert _http_status(base.format(ports.master) + "/dir/assign") in (401, 403, 404)
+    assert _http_status(base.format(ports.volume) + "/1,01637037d6") in (401, 403, 404)
+    assert _http_status(base.format(ports.volume) + "/1,01637037d6", "POST", b"x") in (401, 403, 404)
+    # a gRPC client without smlocal's certificate (weed shell from /tmp: no security.toml) gets nothing
+    weed = Path(sys.executable).parent / "weed"
+    try:
+        shell = subprocess.run([str(weed), "shell", f"-master=127.0.0.1:{ports.master}"], cwd="/tmp",
+                               input=f"collection.list\nfs.ls /buckets/{bucket}\n", capture_output=True, text=True,
+                               timeout=15, env={"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"})
+        output = shell.stdout
+    except subprocess.TimeoutExpired as exc:      # it keeps retrying the TLS-only port: refused
+        output = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    assert "secret.txt" not in output and f'collection:"{bucket}"' not in output, output
+    # weed's unix sockets (in /tmp) are the owner's alone
+    for path in Path("/tmp").glob("seaweedfs-*.sock"):
+        if any(str(p) in path.name for p in [server.port, *ports.all()]):
+            assert path.stat().st_mode & 0o077 == 0, path
+    assert s3.get_object(Bucket=bucket, Key="secret.txt")["Body"].read() == b"private"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["secret.txt"]
+    assert (server.data_dir / "weed" / "security.toml").stat().st_mode & 0o077 == 0

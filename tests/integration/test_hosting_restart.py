@@ -37,7 +37,8 @@ def test_endpoints_keep_serving_across_restarts(tmp_path, serve_image):
     try:
         exports = exported(smlocal("env", data_dir=tmp_path).stdout)
         clients = {s: boto3.client(s, endpoint_url=exports["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                                   aws_access_key_id="x", aws_secret_access_key="y")
+                                   aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+                                   aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"])
                    for s in ("sagemaker", "sagemaker-runtime")}
         sm, runtime = clients["sagemaker"], clients["sagemaker-runtime"]
         assert deploy(sm, name, serve_image, env={"TAG": "alive"})["EndpointStatus"] == "InService"

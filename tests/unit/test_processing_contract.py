@@ -138,3 +138,10 @@ def test_continuous_uploads_wait_for_files_to_settle(tmp_path: Path):
     assert uploads.upload_settled(s3) == 2 and s3.objects["bkt/prefix/sub/a.txt"] == b"a2-longer"
     (out / "c.txt").write_text("c")
     assert uploads.upload_settled(s3, final=True) == 1 and s3.objects["bkt/prefix/c.txt"] == b"c"
+
+
+def test_network_isolation_withholds_the_s3_endpoint_and_keys():
+    isolated = contract.environment({**JOB, "NetworkConfig": {"EnableNetworkIsolation": True}}, PLATFORM)
+    assert not [k for k in isolated if k.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_ENDPOINT", "S3_"))]
+    assert "AWS_REGION" in isolated
+    assert contract.environment(JOB, PLATFORM)["AWS_ACCESS_KEY_ID"]

@@ -97,3 +97,10 @@ def test_containers_join_the_configured_network_too_unless_isolated(tmp_path: Pa
     isolated = contract.container_spec({**JOB, "EnableNetworkIsolation": True}, "algo-1", "img", layout, {},
                                        PLATFORM, (None, None), "smlocal")
     assert isolated.extra_networks == []
+
+
+def test_network_isolation_withholds_the_s3_endpoint_and_keys():
+    isolated = contract.environment({**JOB, "EnableNetworkIsolation": True}, PLATFORM)
+    assert not [k for k in isolated if k.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_ENDPOINT", "S3_"))]
+    assert isolated["AWS_REGION"] == "eu-west-1" and isolated["TRAINING_JOB_NAME"] == JOB["TrainingJobName"]
+    assert contract.environment(JOB, PLATFORM)["AWS_ACCESS_KEY_ID"]
