@@ -131,6 +131,8 @@ def env_lines(info: RuntimeInfo) -> list[str]:
         "AWS_SECRET_ACCESS_KEY": info.secret_key,
         "AWS_DEFAULT_REGION": info.region,
         "SAGEMAKER_USER_CONFIG_OVERRIDE": info.sdk_config,
+        # later `smlocal logs/status/down` in this shell address the same instance
+        "SMLOCAL_DATA_DIR": info.data_dir,
     }
     # a session token from the user's own AWS login would be sent with our keys and refused
     return ["unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN"] + [

@@ -68,6 +68,39 @@ def test_up_detach_reports_where_it_runs(instance):
     assert oct((instance["data_dir"] / "runtime.json").stat().st_mode)[-3:] == "600"
 
 
+def test_up_prints_the_env_command_of_this_instance(instance):
+    """`up --data-dir X` names X in the `env` command it prints: a bare `smlocal env` would read
+    ~/.smlocal and point at whatever instance runs there."""
+    stdout = instance["up"].stdout
+    assert f"data dir {instance['data_dir']}" in stdout.replace("\n", "")
+    line = next(line for line in stdout.splitlines() if "eval" in line)
+    command = line.split('eval "$(', 1)[1].rsplit(')"', 1)[0]
+    assert command == f"smlocal env --data-dir {instance['data_dir']}"
+    shell = subprocess.run(["bash", "-c", f'eval "$({command})" && echo "$AWS_ENDPOINT_URL $SMLOCAL_DATA_DIR"'],
+                           capture_output=True, text=True, timeout=60,
+                           env={**client_env({}), "SMLOCAL_DATA_DIR": "/nonexistent/other-instance"})
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.split() == [f"http://127.0.0.1:{instance['port']}", str(instance["data_dir"])]
+    assert f"data dir {instance['data_dir']}" in shell.stderr   # env says which instance it read
+
+
+def test_logs_status_and_down_name_their_data_dir(instance, tmp_path):
+    missing = smlocal("logs", "no-such-job", data_dir=instance["data_dir"])
+    assert missing.returncode == 1
+    said = " ".join(missing.stderr.split())
+    assert "no training, processing or transform job named no-such-job" in said
+    assert f"data dir {instance['data_dir']}" in said
+    assert "transform" in smlocal("logs", "--help", data_dir=instance["data_dir"]).stdout
+    status = smlocal("status", data_dir=instance["data_dir"])
+    assert str(instance["data_dir"]) in status.stdout.replace("\n", "")
+    nowhere = tmp_path / "nowhere"
+    for command in ("logs", "status"):
+        stopped = smlocal(command, *(["some-job"] if command == "logs" else []), data_dir=nowhere)
+        assert stopped.returncode == 1 and f"data dir {nowhere}" in " ".join((stopped.stdout + stopped.stderr).split())
+    down = smlocal("down", data_dir=nowhere)
+    assert f"not running (data dir {nowhere})" in " ".join(down.stdout.split())
+
+
 def test_up_again_is_idempotent(instance):
     again = smlocal("up", "--detach", "--port", str(instance["port"]), "--s3-port", str(instance["s3_port"]),
                     data_dir=instance["data_dir"])
@@ -190,7 +223,7 @@ def test_down_stops_everything(tmp_path):
     assert smlocal("up", "--detach", "--port", str(port), "--s3-port", str(s3_port), data_dir=tmp_path).returncode == 0
     runtime = json.loads((tmp_path / "runtime.json").read_text())
     down = smlocal("down", data_dir=tmp_path)
-    assert down.returncode == 0 and "stopped" in down.stdout
+    assert down.returncode == 0 and f"smlocal stopped (data dir {tmp_path})" in " ".join(down.stdout.split())
     assert not pid_alive(runtime["pid"]) and not pid_alive(runtime["s3_pid"])
     assert not (tmp_path / "runtime.json").exists()
     assert smlocal("status", data_dir=tmp_path).returncode == 1
