@@ -106,13 +106,21 @@ def embedded_credentials(data_dir: Path) -> tuple[str, str]:
 
 def write_sdk_config(settings: Settings) -> Path:
     """The SageMaker Python SDK's defaults file: a default bucket (so ``default_bucket()`` does
-    not call AWS STS at its hard-coded URL) and telemetry off (so nothing is sent to AWS)."""
+    not call AWS STS at its hard-coded URL), telemetry off (so nothing is sent to AWS) and the role
+    that estimators, processors and models use when the code passes none (``get_execution_role()``
+    asks STS at a hard-coded AWS URL too, so code that leaves ``role`` out is what stays local)."""
+    role = f"arn:aws:iam::{settings.account_id}:role/SageMakerRole"   # the identity service's role
     config = {
         "SchemaVersion": "1.0",
-        "SageMaker": {"PythonSDK": {"Modules": {
-            "TelemetryOptOut": True,
-            "Session": {"DefaultS3Bucket": settings.default_bucket},
-        }}},
+        "SageMaker": {
+            "PythonSDK": {"Modules": {
+                "TelemetryOptOut": True,
+                "Session": {"DefaultS3Bucket": settings.default_bucket},
+            }},
+            "TrainingJob": {"RoleArn": role},
+            "ProcessingJob": {"RoleArn": role},
+            "Model": {"ExecutionRoleArn": role},
+        },
     }
     path = settings.sdk_config_file
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Every example in examples/ run as users run it: ``python examples/<x>/pipeline.py`` in a shell
-that only has what ``eval "$(smlocal env)"`` sets, against a live emulator with real Docker jobs.
+that only has what ``eval "$(smlocal env)"`` sets (the time-series one through ``./scripts/example
+timeseries``, the README's first run), against a live emulator with real Docker jobs.
 
 The selected examples are started together (most of their time is the SDK's own waiting, and each
 writes under its own S3 prefix); each test then waits for its example, checks the printed result
@@ -25,6 +26,7 @@ RUNS = {  # test id -> (example directory, extra environment)
     "images-tensorflow": ("images", {"FRAMEWORK": "tensorflow"}),
 }
 TIMEOUT = 900
+AS_README = {"timeseries"}   # run through `./scripts/example timeseries`, the README's first run
 
 
 class Run:
@@ -32,9 +34,13 @@ class Run:
         directory, extra = RUNS[run_id]
         self.log = log_dir / f"{run_id}.log"
         self.started = time.monotonic()
+        if run_id in AS_README:   # the README's first run, exactly as written, with the project's venv
+            command = [str(EXAMPLES.parent / "scripts" / "example"), directory]
+            extra = {**extra, "SMLOCAL_VENV": sys.prefix}
+        else:
+            command = [sys.executable, str(EXAMPLES / directory / "pipeline.py")]
         with self.log.open("w") as out:
-            self.process = subprocess.Popen([sys.executable, str(EXAMPLES / directory / "pipeline.py")],
-                                            cwd=EXAMPLES.parent, env={**env, **extra}, stdout=out,
+            self.process = subprocess.Popen(command, cwd=EXAMPLES.parent, env={**env, **extra}, stdout=out,
                                             stderr=subprocess.STDOUT, text=True)
         self.ended: float | None = None
         threading.Thread(target=self._note_end, daemon=True).start()
@@ -122,5 +128,7 @@ CHECKS = {"timeseries": check_timeseries, "text": check_text, "images-pytorch": 
 def test_example_runs_and_prints_its_result(run_id, runs, jobs_gateway):
     output = runs[run_id].output()
     CHECKS[run_id](output, jobs_gateway)
+    if run_id in AS_README:
+        assert "[smlocal] running examples/timeseries/pipeline.py against " + jobs_gateway.url in output
     if run_id == "images-tensorflow":
         assert "training with tensorflow" in output and "final training_accuracy=" in output

@@ -23,6 +23,7 @@ from support import free_port
 from emulator.procs import pid_alive
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def smlocal(*args: str, data_dir: Path, timeout: float = 180, env: dict | None = None
@@ -145,6 +146,25 @@ def test_sdk_default_bucket_exists_in_the_embedded_s3(instance):
     assert "sagemaker-us-east-1-123456789012" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
+def test_sdk_code_without_a_role_gets_the_role_from_the_defaults_file(instance):
+    """`get_execution_role()` asks STS at AWS's own URL (no variable redirects it), so what works
+    locally is a role ARN string or no role at all: the defaults file `up` writes names one."""
+    exports = exported(smlocal("env", data_dir=instance["data_dir"]).stdout)
+    script = "\n".join([
+        "from sagemaker.estimator import Estimator",
+        "from sagemaker.sklearn.processing import SKLearnProcessor",
+        "from sagemaker.model import Model",
+        "e = Estimator(image_uri='img:1', instance_type='ml.m5.large', instance_count=1)",
+        "p = SKLearnProcessor(framework_version='1.2-1', instance_type='ml.m5.large', instance_count=1)",
+        "m = Model(image_uri='img:1')",
+        "print(e.role, p.role, m.role)",
+    ])
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=client_env(exports), timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-3:] == ["arn:aws:iam::123456789012:role/SageMakerRole"] * 3
+
+
 def test_s3_credentials_are_enforced(instance):
     exports = exported(smlocal("env", data_dir=instance["data_dir"]).stdout)
     s3 = boto3.client("s3", endpoint_url=exports["AWS_ENDPOINT_URL_S3"], region_name="us-east-1",
@@ -229,3 +249,16 @@ def test_down_stops_everything(tmp_path):
     assert smlocal("status", data_dir=tmp_path).returncode == 1
     assert smlocal("env", data_dir=tmp_path).returncode == 1
     assert "not running" in smlocal("down", data_dir=tmp_path).stdout
+
+
+def test_scripts_example_says_what_to_start_when_nothing_runs(tmp_path):
+    """The README's first run, `./scripts/example timeseries`, in a shell not pointed anywhere and with no
+    instance in the data directory: it names the data directory and the command that starts one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMLOCAL_"))}
+    run = subprocess.run([str(ROOT / "scripts" / "example"), "timeseries"], capture_output=True, text=True,
+                         timeout=300, env={**env, "SMLOCAL_DATA_DIR": str(tmp_path), "SMLOCAL_VENV": sys.prefix})
+    assert run.returncode == 1, run.stdout + run.stderr
+    said = " ".join(run.stderr.split())
+    assert f"smlocal is not running (data dir {tmp_path})" in said and "smlocal up --detach" in said
+    usage = subprocess.run([str(ROOT / "scripts" / "example")], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "images text timeseries" in usage.stderr
