@@ -84,6 +84,15 @@ class Resolution:
     framework: LocalImage | None = None  # set when the request is an AWS framework image
     note: str = ""                       # a line for the job's log (nearest version used)
     unsupported: str = ""                # an AWS image smlocal has no build for
+    version: str = ""                    # the framework version the requested AWS image has
+
+    def environment(self, used: str) -> dict[str, str]:
+        """What a container of the local image ``used`` learns about the AWS image it stands for: the
+        requested version (``SMLOCAL_FRAMEWORK_VERSION``), so the toolkit can behave as that version's
+        container did where scripts rely on it (docs/images.md, "Older versions")."""
+        if self.framework is None or used == self.requested or self.version in ("", self.framework.version):
+            return {}
+        return {"SMLOCAL_FRAMEWORK_VERSION": self.version}
 
     def missing_reason(self, role: str) -> str:
         """Why the job cannot run, and how to get the image (for a ClientError FailureReason)."""
@@ -116,7 +125,9 @@ def resolve(image: str) -> Resolution:
     if wanted != local.version:
         note = (f"smlocal has no local image for {repo}:{tag} (version {wanted}); using the nearest local "
                 f"version, {local.tag} ({local.name} {local.version}).")
-    return Resolution(image, (image, local.tag), local, note)
+    # the legacy `xgboost` repository (tags 1, latest, ...) is AWS's first built-in XGBoost, 0.72
+    version = "0.72" if repo == "xgboost" else wanted
+    return Resolution(image, (image, local.tag), local, note, version=version)
 
 
 _EXAMPLE_TAGS = {"sagemaker-scikit-learn": "1.2-1-cpu-py3", "sagemaker-xgboost": "1.7-1", "xgboost": "1",
