@@ -45,6 +45,12 @@ CATALOG: dict[str, LocalImage] = {image.name: image for image in (
 )}
 FRAMEWORKS = tuple(image for image in CATALOG.values() if image.repositories)
 
+# Installed into every image that has the toolkit, over Debian's boto3 1.26 / botocore 1.29: those ignore
+# AWS_ENDPOINT_URL_S3, so a user's `boto3.client("s3")` in a job would go to s3.amazonaws.com. Pure-Python
+# wheels fetched on the host (containers/toolkit/wheels/, git-ignored) and installed with --no-index
+# --no-deps: their dependencies (urllib3 1.26, jmespath, dateutil) are Debian's, within their ranges.
+TOOLKIT_WHEELS = ("boto3==1.44.8", "botocore==1.44.8", "s3transfer==0.19.3")
+
 # AWS images smlocal has no local build for, and what to tell the user about them.
 _UNSUPPORTED = re.compile(r"^(mxnet|huggingface|sagemaker-mxnet|"
                           r"sagemaker-spark|spark|djl|tei|tgi|sagemaker-.*)")
