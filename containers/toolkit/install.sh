@@ -10,6 +10,9 @@ echo "$TOOLKIT/src" > "$site/smlocal-toolkit.pth"
 for cmd in train serve; do
     install -m 0755 "$TOOLKIT/bin/$cmd" "/usr/local/bin/$cmd"
 done
+# AWS's framework images answer to `python` too: FrameworkProcessor's runproc.sh (TensorFlowProcessor,
+# PyTorchProcessor, ...) runs `python <script>`
+command -v python >/dev/null 2>&1 || ln -s "$(command -v python3)" /usr/local/bin/python
 if ls "$TOOLKIT"/wheels/boto3-*.whl >/dev/null 2>&1; then
     python3 -m pip install --no-index --no-deps --no-cache-dir "$TOOLKIT"/wheels/*.whl
 else

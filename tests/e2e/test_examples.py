@@ -110,6 +110,9 @@ def check_text(output: str, jobs_gateway) -> None:
     assert described["TransformJobStatus"] == "Completed"
     assert described["TransformInput"]["SplitType"] == "Line" and described["BatchStrategy"] == "MultiRecord"
     assert "160 records" in output  # the transform job's data log, shown by the SDK
+    # BERT-style: masked-language-model pre-training, then fine-tuning (the training job's log)
+    assert "TinyBert:" in output and "pre-training epoch 3: masked_lm_loss=" in output
+    assert "kept the epoch with validation_accuracy=" in output
     assert number(r"held-out accuracy: ([\d.]+) on 160 documents", output) > 0.8
 
 
@@ -132,3 +135,8 @@ def test_example_runs_and_prints_its_result(run_id, runs, jobs_gateway):
         assert "[smlocal] running examples/timeseries/pipeline.py against " + jobs_gateway.url in output
     if run_id == "images-tensorflow":
         assert "training with tensorflow" in output and "final training_accuracy=" in output
+        # the seed's TensorFlow path: TensorFlowProcessor's job ran in the TensorFlow image
+        job = re.search(r"Creating processing-job with name (\S+)", output).group(1)
+        described = jobs_gateway.client("sagemaker").describe_processing_job(ProcessingJobName=job)
+        assert "/tensorflow-training:2.13" in described["AppSpecification"]["ImageUri"]
+        assert described["AppSpecification"]["ContainerEntrypoint"][-1].endswith("runproc.sh")
