@@ -172,3 +172,26 @@ def test_a_script_written_for_awss_container_imports_its_encoder(xgboost_image, 
         assert len(lines) == 2 and float(lines[0]) > 0.5
         refused = served.invoke("5,5,5", "application/x-recordio-protobuf", "text/csv")
         assert refused.status_code >= 400 and "RecordIO-protobuf" in refused.text
+
+
+def test_the_aws_style_script_serves_predictions_from_an_endpoint(xgboost_image, models, jobs_gateway, s3, bucket,
+                                                                   unique):
+    """The same script through CreateModel / CreateEndpoint / InvokeEndpoint, as the SDK's
+    XGBoostModel(entry_point="inference.py").deploy() sets it up (code under code/ in model.tar.gz)."""
+    from hosting_support import delete, deploy, model_tarball
+
+    s3.put_object(Bucket=bucket, Key=f"{unique}/model.tar.gz", Body=model_tarball({
+        "xgboost-model": (models / "pickled" / "xgboost-model").read_bytes(),
+        "code/inference.py": AWS_STYLE_INFERENCE.encode()}))
+    sm = jobs_gateway.client("sagemaker")
+    described = deploy(sm, unique, "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                       env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+                       model_data=f"s3://{bucket}/{unique}/model.tar.gz")
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    try:
+        answer = jobs_gateway.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=unique, Body=b"0 0:5 1:5 2:5\n0 0:0 1:0 2:1", ContentType="text/libsvm", Accept="text/csv")
+        high, low = (float(v) for v in answer["Body"].read().decode().split(","))
+        assert high > 0.5 > low
+    finally:
+        delete(sm, unique)
