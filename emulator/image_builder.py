@@ -23,7 +23,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from emulator.images import CATALOG, LocalImage, ancestry
+from emulator.images import CATALOG, TOOLKIT_WHEELS, LocalImage, ancestry
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTAINERS = ROOT / "containers"
@@ -117,7 +117,10 @@ class ImageBuilder:
         parent makes its children outdated (their inputs include its id), so they follow."""
         names = list(names) or [i.name for i in CATALOG.values() if i.repositories and i.default]
         built: list[tuple[LocalImage, float]] = []
-        for image in self.plan(names):
+        plan = self.plan(names)
+        if any(image.toolkit for image in plan):
+            self._download_toolkit_wheels(progress)   # before the hashes: the wheels are toolkit inputs
+        for image in plan:
             forced = force and image.name in names
             if not forced and self.state(image.name).current:
                 continue
@@ -146,6 +149,25 @@ class ImageBuilder:
             tail = (tail + [line.rstrip()])[-20:]
         if proc.wait() != 0:
             raise BuildError(f"building {CATALOG['base'].tag} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+
+    def _download_toolkit_wheels(self, progress: Progress) -> None:
+        """boto3/botocore/s3transfer for every toolkit image (``images.TOOLKIT_WHEELS``), fetched on the host
+        once. Without a package index here the images keep Debian's boto3, with a warning: a job's own
+        ``boto3.client("s3")`` then needs ``endpoint_url=os.environ["S3_ENDPOINT_URL"]``."""
+        target = self.containers / "toolkit" / "wheels"
+        wanted = {requirement.replace("==", "-") for requirement in TOOLKIT_WHEELS}
+        present = {"-".join(path.name.split("-")[:2]) for path in target.glob("*.whl")}
+        if wanted <= present:
+            return
+        target.mkdir(parents=True, exist_ok=True)
+        progress(f"downloading wheels on the host for the images: {' '.join(TOOLKIT_WHEELS)}")
+        args = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
+                "-d", str(target), *TOOLKIT_WHEELS]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            progress(f"warning: could not download {', '.join(TOOLKIT_WHEELS)} ({' '.join(tail)}); the images keep "
+                     "Debian's boto3 1.26, which ignores AWS_ENDPOINT_URL_S3 (docs/images.md)")
 
     def _download_wheels(self, image: LocalImage, progress: Progress) -> None:
         """Images without Debian packages (TensorFlow): fetch wheels on the host, where pip reaches the

@@ -45,6 +45,12 @@ CATALOG: dict[str, LocalImage] = {image.name: image for image in (
 )}
 FRAMEWORKS = tuple(image for image in CATALOG.values() if image.repositories)
 
+# Installed into every image that has the toolkit, over Debian's boto3 1.26 / botocore 1.29: those ignore
+# AWS_ENDPOINT_URL_S3, so a user's `boto3.client("s3")` in a job would go to s3.amazonaws.com. Pure-Python
+# wheels fetched on the host (containers/toolkit/wheels/, git-ignored) and installed with --no-index
+# --no-deps: their dependencies (urllib3 1.26, jmespath, dateutil) are Debian's, within their ranges.
+TOOLKIT_WHEELS = ("boto3==1.44.8", "botocore==1.44.8", "s3transfer==0.19.3")
+
 # AWS images smlocal has no local build for, and what to tell the user about them.
 _UNSUPPORTED = re.compile(r"^(mxnet|huggingface|sagemaker-mxnet|"
                           r"sagemaker-spark|spark|djl|tei|tgi|sagemaker-.*)")
@@ -84,6 +90,15 @@ class Resolution:
     framework: LocalImage | None = None  # set when the request is an AWS framework image
     note: str = ""                       # a line for the job's log (nearest version used)
     unsupported: str = ""                # an AWS image smlocal has no build for
+    version: str = ""                    # the framework version the requested AWS image has
+
+    def environment(self, used: str) -> dict[str, str]:
+        """What a container of the local image ``used`` learns about the AWS image it stands for: the
+        requested version (``SMLOCAL_FRAMEWORK_VERSION``), so the toolkit can behave as that version's
+        container did where scripts rely on it (docs/images.md, "Older versions")."""
+        if self.framework is None or used == self.requested or self.version in ("", self.framework.version):
+            return {}
+        return {"SMLOCAL_FRAMEWORK_VERSION": self.version}
 
     def missing_reason(self, role: str) -> str:
         """Why the job cannot run, and how to get the image (for a ClientError FailureReason)."""
@@ -116,7 +131,9 @@ def resolve(image: str) -> Resolution:
     if wanted != local.version:
         note = (f"smlocal has no local image for {repo}:{tag} (version {wanted}); using the nearest local "
                 f"version, {local.tag} ({local.name} {local.version}).")
-    return Resolution(image, (image, local.tag), local, note)
+    # the legacy `xgboost` repository (tags 1, latest, ...) is AWS's first built-in XGBoost, 0.72
+    version = "0.72" if repo == "xgboost" else wanted
+    return Resolution(image, (image, local.tag), local, note, version=version)
 
 
 _EXAMPLE_TAGS = {"sagemaker-scikit-learn": "1.2-1-cpu-py3", "sagemaker-xgboost": "1.7-1", "xgboost": "1",

@@ -108,13 +108,21 @@ def embedded_credentials(data_dir: Path) -> tuple[str, str]:
 
 def write_sdk_config(settings: Settings) -> Path:
     """The SageMaker Python SDK's defaults file: a default bucket (so ``default_bucket()`` does
-    not call AWS STS at its hard-coded URL) and telemetry off (so nothing is sent to AWS)."""
+    not call AWS STS at its hard-coded URL), telemetry off (so nothing is sent to AWS) and the role
+    that estimators, processors and models use when the code passes none (``get_execution_role()``
+    asks STS at a hard-coded AWS URL too, so code that leaves ``role`` out is what stays local)."""
+    role = f"arn:aws:iam::{settings.account_id}:role/SageMakerRole"   # the identity service's role
     config = {
         "SchemaVersion": "1.0",
-        "SageMaker": {"PythonSDK": {"Modules": {
-            "TelemetryOptOut": True,
-            "Session": {"DefaultS3Bucket": settings.default_bucket},
-        }}},
+        "SageMaker": {
+            "PythonSDK": {"Modules": {
+                "TelemetryOptOut": True,
+                "Session": {"DefaultS3Bucket": settings.default_bucket},
+            }},
+            "TrainingJob": {"RoleArn": role},
+            "ProcessingJob": {"RoleArn": role},
+            "Model": {"ExecutionRoleArn": role},
+        },
     }
     path = settings.sdk_config_file
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +141,8 @@ def env_lines(info: RuntimeInfo) -> list[str]:
         "AWS_SECRET_ACCESS_KEY": info.secret_key,
         "AWS_DEFAULT_REGION": info.region,
         "SAGEMAKER_USER_CONFIG_OVERRIDE": info.sdk_config,
+        # later `smlocal logs/status/down` in this shell address the same instance
+        "SMLOCAL_DATA_DIR": info.data_dir,
     }
     # a session token from the user's own AWS login would be sent with our keys and refused
     return ["unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN"] + [

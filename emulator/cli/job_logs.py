@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from emulator.cli.instance import RuntimeInfo
@@ -25,7 +25,9 @@ TERMINAL = {"Completed", "Failed", "Stopped"}
 def _clients(info: RuntimeInfo) -> tuple[Any, Any]:
     kwargs = dict(endpoint_url=info.gateway_url, region_name=info.region, aws_access_key_id=info.access_key,
                   aws_secret_access_key=info.secret_key, config=Config(retries={"max_attempts": 2}))
-    return boto3.client("sagemaker", **kwargs), boto3.client("logs", **kwargs)
+    # botocore, not boto3: boto3 is no runtime dependency of smlocal (only of its tests)
+    session = botocore.session.get_session()
+    return session.create_client("sagemaker", **kwargs), session.create_client("logs", **kwargs)
 
 
 def find_job(sagemaker: Any, name: str) -> tuple[str, dict[str, Any]] | None:

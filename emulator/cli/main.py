@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,8 +23,8 @@ from emulator.procs import pid_alive
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="smlocal: a local Amazon SageMaker emulator.")
 app.add_typer(images_cli.app, name="images")
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)   # paths in messages stay whole (tests and users grep them)
+out = Console(soft_wrap=True)
 
 DataDir = Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer needs Optional
     "--data-dir", help="Database, S3 data, logs (default ~/.smlocal or $SMLOCAL_DATA_DIR).")]
@@ -176,8 +177,19 @@ def _start_detached(directory: Path) -> None:
         err.print(f"[red]smlocal did not start; the end of {log_path}:[/red]")
         err.print(_tail(log_path, 15))
         raise typer.Exit(1)
-    out.print(f"smlocal is up: {info.gateway_url} (S3 {info.s3_endpoint}, pid {info.pid})")
-    out.print('Point SDKs at it with: eval "$(smlocal env)"')
+    out.print(f"smlocal is up: {info.gateway_url} (S3 {info.s3_endpoint}, pid {info.pid}, data dir {directory})")
+    out.print(f'Point SDKs at it with: eval "$({env_command(directory)})"')
+
+
+def env_command(directory: Path) -> str:
+    """The `smlocal env` command that addresses the instance in ``directory`` from any shell: it names
+    the data directory unless it is the built-in default (a bare `smlocal env` would read
+    ~/.smlocal and silently point at another instance)."""
+    program = os.environ.get("SMLOCAL_PROG") or "smlocal"   # scripts/smlocal sets it to the path typed
+    command = f"{shlex.quote(program)} env"
+    if directory != (Path.home() / ".smlocal").expanduser().resolve():
+        command += f" --data-dir {shlex.quote(str(directory))}"
+    return command
 
 
 def _tail(path: Path, lines: int) -> str:
@@ -194,7 +206,7 @@ def down(data_dir: DataDir = None,
     directory = _data_dir(data_dir)
     info = RuntimeInfo.load(directory / "runtime.json")
     if info is None:
-        out.print("smlocal is not running")
+        out.print(f"smlocal is not running (data dir {directory})")
         return
     from emulator.s3.embedded import stop_pid
 
@@ -208,7 +220,7 @@ def down(data_dir: DataDir = None,
         stop_pid(info.s3_pid, timeout=15)
     _stop_endpoint_containers(directory)
     (directory / "runtime.json").unlink(missing_ok=True)
-    out.print("smlocal stopped")
+    out.print(f"smlocal stopped (data dir {directory})")
 
 
 def _stop_endpoint_containers(directory: Path) -> None:
@@ -255,8 +267,11 @@ def status(data_dir: DataDir = None) -> None:
 @app.command()
 def env(data_dir: DataDir = None) -> None:
     """Print `export` lines: eval "$(smlocal env)" points AWS SDKs and the CLI at smlocal."""
-    for line in env_lines(_require_running(_data_dir(data_dir))):
+    directory = _data_dir(data_dir)
+    info = _require_running(directory)
+    for line in env_lines(info):
         print(line)
+    err.print(f"smlocal env: the instance at {info.gateway_url} (data dir {directory})")
 
 
 @app.command("console")
@@ -279,17 +294,21 @@ def console_command(
 
 @app.command("logs")
 def logs_command(
-    job: Annotated[str, typer.Argument(help="Training or processing job name.")],
+    job: Annotated[str, typer.Argument(help="Training, processing or transform job name.")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Print a job's container output (all hosts), as `fit(logs=True)` shows it."""
+    """Print a training, processing or transform job's container output (all hosts), as `fit(logs=True)`
+    shows it."""
     from emulator.cli.job_logs import follow as follow_job
 
-    info = _require_running(_data_dir(data_dir))
+    directory = _data_dir(data_dir)
+    info = _require_running(directory)
+    err.print(f"smlocal logs: the instance at {info.gateway_url} (data dir {directory})")
     status_ = follow_job(info, job, lambda line: print(line, flush=True), follow)
     if status_ is None:
-        err.print(f"[red]no training or processing job named {job}[/red]")
+        err.print(f"[red]no training, processing or transform job named {job} in the instance at "
+                  f"{info.gateway_url} (data dir {directory})[/red]")
         raise typer.Exit(1)
     if follow:
         err.print(f"{job}: {status_}")

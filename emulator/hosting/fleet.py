@@ -111,6 +111,10 @@ class Fleet:
                 return candidate
         raise DeploymentFailure(resolution.missing_reason("inference"))
 
+    @staticmethod
+    def _image_environment(requested: str, used: str) -> dict[str, str]:
+        return images.resolve(requested).environment(used)
+
     def _start_containers(self, deployment: Deployment) -> None:
         platform = self._platform()
         settings = self.services.settings
@@ -153,6 +157,8 @@ class Fleet:
                     spec = contract.container_spec(model, where, resolved[position], model_dirs[position], platform,
                                                    limits, settings.docker_network)
                     spec.labels.update(self.home_label())
+                    spec.environment = {**self._image_environment(containers[position]["Image"], resolved[position]),
+                                        **spec.environment}
                     try:
                         container_id = self.docker.start(spec)
                     except ContainerError as exc:

@@ -1,7 +1,9 @@
 """STS GetCallerIdentity and the IAM calls SDKs make (GetRole, SimulatePrincipalPolicy).
 
 The emulator has one identity: a session of the role ``SageMakerRole`` in the configured
-account, so ``sagemaker.get_execution_role()`` resolves to ``arn:aws:iam::<account>:role/SageMakerRole``.
+account, so an STS client pointed at the gateway sees ``arn:aws:iam::<account>:role/SageMakerRole``.
+(``sagemaker.get_execution_role()`` would resolve to it too, but the SDK sends that STS call to AWS's
+URL explicitly, so outside a test harness that patches it it fails: README "Roles".)
 Roles are never enforced (jobs run with the S3 stand-in's keys); every role name resolves, and
 every simulated action is allowed. That is what lets unmodified code that passes any role ARN run.
 """

@@ -90,6 +90,7 @@ class ContainerJob:
         self.containers: dict[str, str] = {}
         self.pumps: dict[str, LogPump] = {}
         self.image = self.job.get("_smlocal", {}).get("image", "")
+        self.image_environment: dict[str, str] = {}   # SMLOCAL_FRAMEWORK_VERSION for a substituted image
 
     # --- what subclasses define ----------------------------------------------------------------------
     def instance_count(self) -> int:
@@ -197,6 +198,7 @@ class ContainerJob:
         for candidate in resolution.candidates:
             if self.services.docker.image_exists(candidate):
                 self.image = candidate
+                self.image_environment = resolution.environment(candidate)
                 self.remember(image=candidate, image_note=resolution.note if candidate != requested else "")
                 return candidate
         raise JobFailure("ClientError: " + resolution.missing_reason(self.image_role))
@@ -247,6 +249,8 @@ class ContainerJob:
         started = time.time()
         streams = {h: f"{self.name}/{h}-{int(started)}" for h in self.hosts}
         for host, spec in specs.items():  # every host exists before any starts, as on SageMaker
+            for key, value in self.image_environment.items():   # the requested framework version
+                spec.environment.setdefault(key, value)
             self.containers[host] = docker.create(spec)
         self.remember(containers=dict(self.containers), streams=streams, started=started)
         note = self.job.get("_smlocal", {}).get("image_note")

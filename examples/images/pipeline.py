@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Images: processing small images -> a small CNN -> an endpoint classifying an image
+# # Images: processing small images -> a small CNN -> an endpoint classifying an image (PyTorch or TensorFlow)
 #
 # Plain SageMaker Python SDK code. Against smlocal, the only setup is, in the shell that runs it:
 #
@@ -9,8 +9,10 @@
 # ```
 #
 # 1. Draw 16x16 grayscale images of four shapes with NumPy, save them as PGM files, upload them.
-# 2. Turn them into training arrays in a processing job (`ScriptProcessor` on the scikit-learn image).
-# 3. Train a small CNN: PyTorch by default, or TensorFlow/Keras with `FRAMEWORK=tensorflow`.
+# 2. Turn them into training arrays in a processing job: `ScriptProcessor` on the scikit-learn image, or
+#    with `FRAMEWORK=tensorflow` the TensorFlow path end to end: `TensorFlowProcessor`.
+# 3. Train a small CNN: PyTorch by default, or TensorFlow/Keras (the `TensorFlow` estimator) with
+#    `FRAMEWORK=tensorflow`.
 # 4. Deploy it and classify held-out images through the real-time endpoint.
 
 # %%
@@ -26,7 +28,7 @@ from sagemaker import image_uris
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from sagemaker.pytorch import PyTorch
 from sagemaker.s3 import S3Downloader, S3Uploader
-from sagemaker.tensorflow import TensorFlow
+from sagemaker.tensorflow import TensorFlow, TensorFlowProcessor
 
 # the directory holding this example's files (a notebook runs in its own directory)
 HERE = Path(globals().get("__file__", "pipeline.py")).resolve().parent
@@ -76,19 +78,24 @@ print(f"uploaded {len(list(local.iterdir()))} PGM images to {raw_uri}")
 
 # %% [markdown]
 # ## 2. Prepare the images in a processing job
-# `ScriptProcessor` runs `prepare_images.py` in the scikit-learn image (any image with Python works).
+# `prepare_images.py` needs only NumPy. With PyTorch, `ScriptProcessor` runs it in the scikit-learn image
+# (any image with Python works); on the TensorFlow path, `TensorFlowProcessor` runs it in the TensorFlow
+# image (a `FrameworkProcessor`: the script travels in `sourcedir.tar.gz` with the SDK's `runproc.sh`).
 
 # %%
-sklearn_image = image_uris.retrieve("sklearn", region=session.boto_region_name, version="1.2-1")
-processor = ScriptProcessor(image_uri=sklearn_image, command=["python3"], role=ROLE, instance_count=1,
-                            instance_type=INSTANCE, sagemaker_session=session)
-processor.run(
-    code=str(HERE / "prepare_images.py"),
-    inputs=[ProcessingInput(source=f"{prefix}/raw/", destination="/opt/ml/processing/input")],
-    outputs=[ProcessingOutput(output_name=name, source=f"/opt/ml/processing/{name}",
-                              destination=f"{prefix}/prepared/{name}")
-             for name in ("train", "test", "labels")],
-)
+inputs = [ProcessingInput(source=f"{prefix}/raw/", destination="/opt/ml/processing/input")]
+outputs = [ProcessingOutput(output_name=name, source=f"/opt/ml/processing/{name}",
+                            destination=f"{prefix}/prepared/{name}")
+           for name in ("train", "test", "labels")]
+if FRAMEWORK == "tensorflow":
+    processor = TensorFlowProcessor(framework_version="2.13", py_version="py310", role=ROLE, instance_count=1,
+                                    instance_type=INSTANCE, sagemaker_session=session)
+    processor.run(code="prepare_images.py", source_dir=str(HERE / "processing"), inputs=inputs, outputs=outputs)
+else:
+    sklearn_image = image_uris.retrieve("sklearn", region=session.boto_region_name, version="1.2-1")
+    processor = ScriptProcessor(image_uri=sklearn_image, command=["python3"], role=ROLE, instance_count=1,
+                                instance_type=INSTANCE, sagemaker_session=session)
+    processor.run(code=str(HERE / "processing" / "prepare_images.py"), inputs=inputs, outputs=outputs)
 
 # %% [markdown]
 # ## 3. Train the CNN

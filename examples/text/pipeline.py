@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Text: SKLearnProcessor tokenizing -> a PyTorch text classifier -> batch transform
+# # Text: SKLearnProcessor tokenizing -> BERT-style fine-tuning with the PyTorch estimator -> batch transform
 #
 # Plain SageMaker Python SDK code. Against smlocal, the only setup is, in the shell that runs it:
 #
@@ -10,7 +10,11 @@
 #
 # 1. Write a small corpus of short news-like snippets about four topics and upload it to S3.
 # 2. Tokenize it with scikit-learn in a processing job (`SKLearnProcessor`, `tokenize_corpus.py`).
-# 3. Train a tiny PyTorch classifier (`classifier.py`, averaged word embeddings) with the `PyTorch` estimator.
+# 3. Fine-tune a BERT-style transformer for classification with the `PyTorch` estimator (`classifier.py`).
+#    A real run would load a pre-trained BERT from a model hub (e.g. `bert-base-uncased` through
+#    `transformers`, with its WordPiece tokenizer) and fine-tune it; with no model hub here, the script
+#    builds a tiny one (two encoder layers, hidden size 32, a vocabulary from this corpus), pre-trains it
+#    with BERT's masked-language-model objective and then fine-tunes it, all in seconds.
 # 4. Classify the held-out documents with a batch transform job and measure the accuracy.
 
 # %%
@@ -85,14 +89,16 @@ processor.run(
 )
 
 # %% [markdown]
-# ## 3. Train the PyTorch classifier
+# ## 3. BERT-style pre-training and fine-tuning with the PyTorch estimator
 # `classifier.py` is both the training script and, through its `model_fn` / `input_fn` /
-# `predict_fn` / `output_fn`, the inference code.
+# `predict_fn` / `output_fn`, the inference code. With a real BERT the estimator would be the same,
+# with a GPU instance, `transformers` in `requirements.txt` and `from_pretrained(...)` in the script.
 
 # %%
 estimator = PyTorch(entry_point=str(HERE / "classifier.py"), framework_version="1.13", py_version="py39",
                     role=ROLE, instance_count=1, instance_type=INSTANCE, output_path=f"{prefix}/models",
-                    hyperparameters={"epochs": 8, "dim": 16, "lr": 0.02}, sagemaker_session=session)
+                    hyperparameters={"pretrain-epochs": 3, "epochs": 8, "lr": 0.005, "dim": 32, "layers": 2,
+                                     "heads": 2}, sagemaker_session=session)
 estimator.fit({"train": f"{prefix}/tokens/train/", "vocab": f"{prefix}/tokens/vocab/"})
 
 # %% [markdown]

@@ -33,6 +33,7 @@ def runtime() -> FakeRuntime:
         "fake/processes:1": _processes,
         "fake/serves:1": serves(),
         "fake/crashes:1": exits_before_ping(),
+        "smlocal/xgboost:1.7-1": serves(),   # AWS's XGBoost images of every version resolve to it
     })
 
 
@@ -343,3 +344,19 @@ def test_an_endpoint_is_reattached_after_a_gateway_restart(tmp_path, runtime, s3
         sm = second.client("sagemaker")
         sm.delete_endpoint(EndpointName=unique)
         wait_for(lambda: {"gone": not [n for n in runtime.managed() if unique in n]}, "gone", {True})
+
+
+def test_an_endpoint_on_a_substituted_version_tells_its_container_the_version_asked_for(sm, runtime, unique) -> None:
+    """XGBoost 0.90-2 runs on the local 1.7-1 image; its container learns the version asked for, so the
+    toolkit keeps that version's behaviour (docs/images.md, "Older versions"). 1.7-1 itself needs nothing."""
+    seen = {}
+    for version in ("0.90-2", "1.7-1"):
+        name = f"{unique}-{version.replace('.', '')}"
+        image = f"683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:{version}-cpu-py3"
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=endpoint(sm, name, image))
+        assert endpoint_settled(sm, name)["EndpointStatus"] == "InService"
+        specs = [c.spec for c in runtime.containers.values() if name in c.spec.name]
+        assert [s.image for s in specs] == ["smlocal/xgboost:1.7-1"]
+        seen[version] = specs[0].environment.get("SMLOCAL_FRAMEWORK_VERSION")
+        sm.delete_endpoint(EndpointName=name)
+    assert seen == {"0.90-2": "0.90-2", "1.7-1": None}

@@ -1,5 +1,6 @@
 """Every example in examples/ run as users run it: ``python examples/<x>/pipeline.py`` in a shell
-that only has what ``eval "$(smlocal env)"`` sets, against a live emulator with real Docker jobs.
+that only has what ``eval "$(smlocal env)"`` sets (the time-series one through ``./scripts/example
+timeseries``, the README's first run), against a live emulator with real Docker jobs.
 
 The selected examples are started together (most of their time is the SDK's own waiting, and each
 writes under its own S3 prefix); each test then waits for its example, checks the printed result
@@ -26,6 +27,7 @@ RUNS = {  # test id -> (example directory, extra environment)
     "timeseries-pipeline": ("timeseries_pipeline", {}),
 }
 TIMEOUT = 900
+AS_README = {"timeseries"}   # run through `./scripts/example timeseries`, the README's first run
 
 
 class Run:
@@ -33,9 +35,13 @@ class Run:
         directory, extra = RUNS[run_id]
         self.log = log_dir / f"{run_id}.log"
         self.started = time.monotonic()
+        if run_id in AS_README:   # the README's first run, exactly as written, with the project's venv
+            command = [str(EXAMPLES.parent / "scripts" / "example"), directory]
+            extra = {**extra, "SMLOCAL_VENV": sys.prefix}
+        else:
+            command = [sys.executable, str(EXAMPLES / directory / "pipeline.py")]
         with self.log.open("w") as out:
-            self.process = subprocess.Popen([sys.executable, str(EXAMPLES / directory / "pipeline.py")],
-                                            cwd=EXAMPLES.parent, env={**env, **extra}, stdout=out,
+            self.process = subprocess.Popen(command, cwd=EXAMPLES.parent, env={**env, **extra}, stdout=out,
                                             stderr=subprocess.STDOUT, text=True)
         self.ended: float | None = None
         threading.Thread(target=self._note_end, daemon=True).start()
@@ -105,6 +111,9 @@ def check_text(output: str, jobs_gateway) -> None:
     assert described["TransformJobStatus"] == "Completed"
     assert described["TransformInput"]["SplitType"] == "Line" and described["BatchStrategy"] == "MultiRecord"
     assert "160 records" in output  # the transform job's data log, shown by the SDK
+    # BERT-style: masked-language-model pre-training, then fine-tuning (the training job's log)
+    assert "TinyBert:" in output and "pre-training epoch 3: masked_lm_loss=" in output
+    assert "kept the epoch with validation_accuracy=" in output
     assert number(r"held-out accuracy: ([\d.]+) on 160 documents", output) > 0.8
 
 
@@ -137,5 +146,12 @@ CHECKS = {"timeseries": check_timeseries, "timeseries-pipeline": check_timeserie
 def test_example_runs_and_prints_its_result(run_id, runs, jobs_gateway):
     output = runs[run_id].output()
     CHECKS[run_id](output, jobs_gateway)
+    if run_id in AS_README:
+        assert "[smlocal] running examples/timeseries/pipeline.py against " + jobs_gateway.url in output
     if run_id == "images-tensorflow":
         assert "training with tensorflow" in output and "final training_accuracy=" in output
+        # the seed's TensorFlow path: TensorFlowProcessor's job ran in the TensorFlow image
+        job = re.search(r"Creating processing-job with name (\S+)", output).group(1)
+        described = jobs_gateway.client("sagemaker").describe_processing_job(ProcessingJobName=job)
+        assert "/tensorflow-training:2.13" in described["AppSpecification"]["ImageUri"]
+        assert described["AppSpecification"]["ContainerEntrypoint"][-1].endswith("runproc.sh")

@@ -23,6 +23,7 @@ from support import free_port
 from emulator.procs import pid_alive
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def smlocal(*args: str, data_dir: Path, timeout: float = 180, env: dict | None = None
@@ -68,6 +69,39 @@ def test_up_detach_reports_where_it_runs(instance):
     assert oct((instance["data_dir"] / "runtime.json").stat().st_mode)[-3:] == "600"
 
 
+def test_up_prints_the_env_command_of_this_instance(instance):
+    """`up --data-dir X` names X in the `env` command it prints: a bare `smlocal env` would read
+    ~/.smlocal and point at whatever instance runs there."""
+    stdout = instance["up"].stdout
+    assert f"data dir {instance['data_dir']}" in stdout.replace("\n", "")
+    line = next(line for line in stdout.splitlines() if "eval" in line)
+    command = line.split('eval "$(', 1)[1].rsplit(')"', 1)[0]
+    assert command == f"smlocal env --data-dir {instance['data_dir']}"
+    shell = subprocess.run(["bash", "-c", f'eval "$({command})" && echo "$AWS_ENDPOINT_URL $SMLOCAL_DATA_DIR"'],
+                           capture_output=True, text=True, timeout=60,
+                           env={**client_env({}), "SMLOCAL_DATA_DIR": "/nonexistent/other-instance"})
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.split() == [f"http://127.0.0.1:{instance['port']}", str(instance["data_dir"])]
+    assert f"data dir {instance['data_dir']}" in shell.stderr   # env says which instance it read
+
+
+def test_logs_status_and_down_name_their_data_dir(instance, tmp_path):
+    missing = smlocal("logs", "no-such-job", data_dir=instance["data_dir"])
+    assert missing.returncode == 1
+    said = " ".join(missing.stderr.split())
+    assert "no training, processing or transform job named no-such-job" in said
+    assert f"data dir {instance['data_dir']}" in said
+    assert "transform" in smlocal("logs", "--help", data_dir=instance["data_dir"]).stdout
+    status = smlocal("status", data_dir=instance["data_dir"])
+    assert str(instance["data_dir"]) in status.stdout.replace("\n", "")
+    nowhere = tmp_path / "nowhere"
+    for command in ("logs", "status"):
+        stopped = smlocal(command, *(["some-job"] if command == "logs" else []), data_dir=nowhere)
+        assert stopped.returncode == 1 and f"data dir {nowhere}" in " ".join((stopped.stdout + stopped.stderr).split())
+    down = smlocal("down", data_dir=nowhere)
+    assert f"not running (data dir {nowhere})" in " ".join(down.stdout.split())
+
+
 def test_up_again_is_idempotent(instance):
     again = smlocal("up", "--detach", "--port", str(instance["port"]), "--s3-port", str(instance["s3_port"]),
                     data_dir=instance["data_dir"])
@@ -110,6 +144,25 @@ def test_sdk_default_bucket_exists_in_the_embedded_s3(instance):
                       aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
                       aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"])
     assert "sagemaker-us-east-1-123456789012" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_sdk_code_without_a_role_gets_the_role_from_the_defaults_file(instance):
+    """`get_execution_role()` asks STS at AWS's own URL (no variable redirects it), so what works
+    locally is a role ARN string or no role at all: the defaults file `up` writes names one."""
+    exports = exported(smlocal("env", data_dir=instance["data_dir"]).stdout)
+    script = "\n".join([
+        "from sagemaker.estimator import Estimator",
+        "from sagemaker.sklearn.processing import SKLearnProcessor",
+        "from sagemaker.model import Model",
+        "e = Estimator(image_uri='img:1', instance_type='ml.m5.large', instance_count=1)",
+        "p = SKLearnProcessor(framework_version='1.2-1', instance_type='ml.m5.large', instance_count=1)",
+        "m = Model(image_uri='img:1')",
+        "print(e.role, p.role, m.role)",
+    ])
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=client_env(exports), timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-3:] == ["arn:aws:iam::123456789012:role/SageMakerRole"] * 3
 
 
 def test_s3_credentials_are_enforced(instance):
@@ -191,9 +244,22 @@ def test_down_stops_everything(tmp_path):
     assert smlocal("up", "--detach", "--port", str(port), "--s3-port", str(s3_port), data_dir=tmp_path).returncode == 0
     runtime = json.loads((tmp_path / "runtime.json").read_text())
     down = smlocal("down", data_dir=tmp_path)
-    assert down.returncode == 0 and "stopped" in down.stdout
+    assert down.returncode == 0 and f"smlocal stopped (data dir {tmp_path})" in " ".join(down.stdout.split())
     assert not pid_alive(runtime["pid"]) and not pid_alive(runtime["s3_pid"])
     assert not (tmp_path / "runtime.json").exists()
     assert smlocal("status", data_dir=tmp_path).returncode == 1
     assert smlocal("env", data_dir=tmp_path).returncode == 1
     assert "not running" in smlocal("down", data_dir=tmp_path).stdout
+
+
+def test_scripts_example_says_what_to_start_when_nothing_runs(tmp_path):
+    """The README's first run, `./scripts/example timeseries`, in a shell not pointed anywhere and with no
+    instance in the data directory: it names the data directory and the command that starts one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMLOCAL_"))}
+    run = subprocess.run([str(ROOT / "scripts" / "example"), "timeseries"], capture_output=True, text=True,
+                         timeout=300, env={**env, "SMLOCAL_DATA_DIR": str(tmp_path), "SMLOCAL_VENV": sys.prefix})
+    assert run.returncode == 1, run.stdout + run.stderr
+    said = " ".join(run.stderr.split())
+    assert f"smlocal is not running (data dir {tmp_path})" in said and "smlocal up --detach" in said
+    usage = subprocess.run([str(ROOT / "scripts" / "example")], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "images text timeseries" in usage.stderr

@@ -111,3 +111,87 @@ def test_pickled_booster_with_selectable_output(xgboost_image, models):
         answer = served.invoke("5", "text/csv")              # fewer features than the pickled model
         assert answer.status_code == 400 and answer.text.startswith("Unable to evaluate payload provided: "
                                                                     "Feature size of csv inference data 1")
+
+
+# The inference script of AWS's XGBoost examples (abalone), as published: it imports the container's encoder.
+AWS_STYLE_INFERENCE = """
+import json
+import os
+import pickle as pkl
+
+import numpy as np
+import sagemaker_xgboost_container.encoder as xgb_encoders
+
+
+def model_fn(model_dir):
+    model_file = "xgboost-model"
+    booster = pkl.load(open(os.path.join(model_dir, model_file), "rb"))
+    return booster
+
+
+def input_fn(request_body, request_content_type):
+    if request_content_type == "text/libsvm":
+        return xgb_encoders.libsvm_to_dmatrix(request_body)
+    elif request_content_type == "application/json":
+        return xgb_encoders.json_to_dmatrix(request_body)
+    else:
+        return xgb_encoders.decode(request_body, request_content_type)
+
+
+def predict_fn(input_data, model):
+    return model.predict(input_data)
+
+
+def output_fn(predictions, content_type):
+    if content_type == "application/jsonlines":
+        return xgb_encoders.json_to_jsonlines({"predictions": predictions.tolist()})
+    return ",".join(str(x) for x in predictions)
+"""
+
+
+def test_a_script_written_for_awss_container_imports_its_encoder(xgboost_image, models, tmp_path):
+    model_dir = tmp_path / "model"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "xgboost-model").write_bytes((models / "pickled" / "xgboost-model").read_bytes())
+    (model_dir / "code" / "inference.py").write_text(AWS_STYLE_INFERENCE)
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+           "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+    with serving(xgboost_image, model_dir, env) as served:
+        assert requests.get(f"{served.url}/ping", timeout=10).status_code == 200
+        answers = {}
+        for body, content_type in (("0 0:5 1:5 2:5\n0 0:0 1:0 2:1", "text/libsvm"), ("5,5,5\n0,0,1", "text/csv"),
+                                   ("5;5;5\n0;0;1", "text/csv; charset=utf-8"), ("[[5, 5, 5], [0, 0, 1]]",
+                                                                                   "application/json")):
+            answer = served.invoke(body, content_type, "text/csv")
+            assert answer.status_code == 200, (content_type, answer.text, served.logs()[-2000:])
+            answers[content_type] = [float(v) for v in answer.text.split(",")]
+        for scores in answers.values():
+            assert scores[0] > 0.5 > scores[1]
+            assert scores == answers["text/libsvm"]
+        lines = served.invoke("5,5,5\n0,0,1", "text/csv", "application/jsonlines").text.splitlines()
+        assert len(lines) == 2 and float(lines[0]) > 0.5
+        refused = served.invoke("5,5,5", "application/x-recordio-protobuf", "text/csv")
+        assert refused.status_code >= 400 and "RecordIO-protobuf" in refused.text
+
+
+def test_the_aws_style_script_serves_predictions_from_an_endpoint(xgboost_image, models, jobs_gateway, s3, bucket,
+                                                                   unique):
+    """The same script through CreateModel / CreateEndpoint / InvokeEndpoint, as the SDK's
+    XGBoostModel(entry_point="inference.py").deploy() sets it up (code under code/ in model.tar.gz)."""
+    from hosting_support import delete, deploy, model_tarball
+
+    s3.put_object(Bucket=bucket, Key=f"{unique}/model.tar.gz", Body=model_tarball({
+        "xgboost-model": (models / "pickled" / "xgboost-model").read_bytes(),
+        "code/inference.py": AWS_STYLE_INFERENCE.encode()}))
+    sm = jobs_gateway.client("sagemaker")
+    described = deploy(sm, unique, "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                       env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+                       model_data=f"s3://{bucket}/{unique}/model.tar.gz")
+    assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+    try:
+        answer = jobs_gateway.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=unique, Body=b"0 0:5 1:5 2:5\n0 0:0 1:0 2:1", ContentType="text/libsvm", Accept="text/csv")
+        high, low = (float(v) for v in answer["Body"].read().decode().split(","))
+        assert high > 0.5 > low
+    finally:
+        delete(sm, unique)

@@ -177,3 +177,54 @@ def test_validation_failures_carry_sagemakers_message(sm, s3, bucket, unique, hy
     reason = job["FailureReason"]
     assert reason.startswith("AlgorithmError: framework error: \nTraceback (most recent call last):\n")
     assert f"sagemaker_algorithm_toolkit.exceptions.UserError: {message}\n\n{message}" in reason
+
+
+XGB_1_0 = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3"
+UNPICKLE = """
+import pickle, xgboost
+with open("/opt/ml/model/xgboost-model", "rb") as handle:
+    booster = pickle.load(handle)
+assert isinstance(booster, xgboost.Booster)
+open("/opt/ml/model/unpickled", "w").write(str(booster.num_features()))
+"""
+
+
+def test_xgboost_1_0_1_as_aws_examples_use_it(sm, s3, bucket, jobs_gateway, framework_image, unique, tmp_path):
+    """AWS's examples still ask for 1.0-1: `silent` accepted, `tree_method=exact` on two instances, the Booster
+    pickled (evaluation scripts `pickle.load` it) and a transform request without Content-Type read as CSV,
+    on the local 1.7 image (docs/images.md, "Older versions")."""
+    from test_images_serving import run_in_image
+    from test_transform import read, start
+    from test_transform import wait as wait_transform
+
+    for part in range(2):
+        s3.put_object(Bucket=bucket, Key=f"{unique}/train/part-{part}.csv", Body=rows(200, seed=part))
+    request = job_request(unique, bucket, {"num_round": "6", "silent": "1", "tree_method": "exact",
+                                           "objective": "reg:squarederror", "max_depth": "3"},
+                          {"train": f"s3://{bucket}/{unique}/train/"}, "text/csv", count=2,
+                          train_distribution="ShardedByS3Key")
+    request["AlgorithmSpecification"]["TrainingImage"] = XGB_1_0
+    sm.create_training_job(**request)
+    job = wait(sm, unique)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    logs = log_text(jobs_gateway, unique)
+    assert "smlocal has no local image for sagemaker-xgboost:1.0-1-cpu-py3 (version 1.0-1)" in logs
+    assert "only able to proceed with the approximate algorithm ('approx') in distributed training" in logs
+    assert "[5]\ttrain-rmse:" in logs
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "xgboost-model").write_bytes(tarball(s3, job["ModelArtifacts"]["S3ModelArtifacts"])["xgboost-model"])
+    assert (model_dir / "xgboost-model").read_bytes()[:2] == b"\x80\x04"   # a pickle, not XGBoost's format
+    run_in_image(framework_image("xgboost"), model_dir, UNPICKLE)
+    assert (model_dir / "unpickled").read_text() == "3"
+
+    sm.create_model(ModelName=unique, ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": XGB_1_0, "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"]})
+    s3.put_object(Bucket=bucket, Key=f"{unique}/in/rows.csv", Body=b"0.1,0.1,0.1\n0.9,0.9,0.9\n")
+    start(sm, unique, unique, f"s3://{bucket}/{unique}/in/", f"s3://{bucket}/{unique}/out",
+          TransformInput={"ContentType": None})
+    described = wait_transform(sm, unique, timeout=240)
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    assert "ContentType" not in described["TransformInput"]
+    low, high = (float(v) for v in read(s3, bucket, f"{unique}/out/rows.csv.out").decode().split())
+    assert low < high

@@ -22,6 +22,7 @@ def create_model(sm, name: str, image: str, env: dict | None = None) -> None:
 def start(sm, name: str, model: str, source: str, output: str, instances: int = 1, **extra) -> None:
     transform_input = {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
                        "ContentType": "text/csv", "SplitType": "Line", **extra.pop("TransformInput", {})}
+    transform_input = {k: v for k, v in transform_input.items() if v is not None}   # None: leave it out
     sm.create_transform_job(
         TransformJobName=name, ModelName=model, TransformInput=transform_input,
         TransformOutput={"S3OutputPath": output, "AssembleWith": "Line", **extra.pop("TransformOutput", {})},

@@ -129,3 +129,20 @@ def test_metric_store_keeps_the_series_and_the_last_value(tmp_path):
     assert store.series("arn:job") == {"loss": [(1000, 0.9), (2000, 0.5)], "acc": [(1000, 0.1)]}
     assert store.final("arn:job") == [{"MetricName": "acc", "Value": 0.1, "Timestamp": 1.0},
                                       {"MetricName": "loss", "Value": 0.5, "Timestamp": 2.0}]
+
+
+@pytest.mark.parametrize("uri, version", [
+    (f"{ECR}/sagemaker-xgboost:1.0-1-cpu-py3", "1.0-1"),
+    (f"{ECR}/sagemaker-xgboost:0.90-2-cpu-py3", "0.90-2"),
+    (f"{ECR}/xgboost:latest", "0.72"),          # the legacy repository: AWS's first built-in XGBoost
+    (f"{ECR}/xgboost:1", "0.72"),
+])
+def test_a_substituted_version_is_named_to_the_container(uri, version):
+    resolution = images.resolve(uri)
+    assert resolution.environment("smlocal/xgboost:1.7-1") == {"SMLOCAL_FRAMEWORK_VERSION": version}
+    assert resolution.environment(uri) == {}    # the user's own image tagged with that URI: nothing to emulate
+
+
+def test_the_local_version_itself_needs_no_emulation():
+    assert images.resolve(f"{ECR}/sagemaker-xgboost:1.7-1").environment("smlocal/xgboost:1.7-1") == {}
+    assert images.resolve("my-image:1").environment("my-image:1") == {}

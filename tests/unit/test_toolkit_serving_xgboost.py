@@ -65,3 +65,11 @@ def test_selectable_output_for_softprob():
     assert np.isnan(selected[0]["predicted_score"])      # not valid for this objective
     line = encode_selected(selected, "predicted_label,probabilities", "text/csv", batch=True)
     assert line.startswith('1,"[0.10000000149011612, ') and line.endswith("]\"\n")
+
+
+@pytest.mark.parametrize("version, kind", [("1.0-1", "csv"), ("0.90-2", "csv"), ("0.72", "csv"), ("1.2-2", "csv"),
+                                           ("1.3-1", "libsvm"), ("", "libsvm")])
+def test_a_request_without_content_type_is_csv_for_xgboost_before_1_3(monkeypatch, version, kind):
+    monkeypatch.setenv("SMLOCAL_FRAMEWORK_VERSION", version)
+    assert content_kind(None) == kind
+    assert content_kind("text/libsvm") == "libsvm"   # a named type stays what it says

@@ -5,6 +5,7 @@ requirements.txt. Shared by training and serving."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,8 +88,29 @@ def install_requirements(code_dir: str | Path = CODE_DIR) -> bool:
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise ClientError(f"InstallRequirementsError: pip could not install {requirements} (exit "
-                          f"{proc.returncode}); the image has no route to a package index, or a package "
-                          f"is unknown. Bake the packages into your own image or vendor them in source_dir.\n{tail}")
+        raise ClientError(install_error(requirements, proc.returncode, proc.stdout, proc.stderr))
     return True
+
+
+_BROKEN_BY = re.compile(r"after connection broken by '(.+?)'\)*: /")
+_COULD_NOT_FETCH = re.compile(r"Could not fetch URL \S+: (.+?)(?: - skipping)?$")
+
+
+def pip_error(stdout: str, stderr: str) -> str:
+    """pip's own last error line, plus the network error behind it when pip only says that no version
+    was found (a TLS-intercepting proxy, an unreachable index: pip reports those as warnings first)."""
+    lines = [line.strip() for line in (stderr + "\n" + stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR:")]
+    last = errors[-1] if errors else (lines[-1] if lines else "(pip printed nothing)")
+    causes = [match.group(1) for line in lines for match in [_BROKEN_BY.search(line) or _COULD_NOT_FETCH.search(line)]
+              if match]
+    if causes and causes[-1] not in last:
+        return f"{last} (after: {causes[-1]})"
+    return last
+
+
+def install_error(requirements: Path, returncode: int, stdout: str, stderr: str) -> str:
+    return (f"InstallRequirementsError: pip could not install {requirements} (exit {returncode}): "
+            f"{pip_error(stdout, stderr)}. Behind a proxy or with a private index, set PIP_INDEX_URL, "
+            "PIP_TRUSTED_HOST or PIP_CERT in the job's environment (docs/container-contract.md 2.5), "
+            "or bake the packages into your image.")

@@ -8,9 +8,11 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import pickle
 import re
 
 from sagemaker_algorithm_toolkit.exceptions import AlgorithmError, UserError
+from smlocal_toolkit import framework_version
 
 from sagemaker_xgboost_container import data_utils, distributed
 from sagemaker_xgboost_container.algorithm_mode import channel_validation, custom_metrics
@@ -30,7 +32,15 @@ def _load(path, content_type, csv_weights):
 
 def sagemaker_train(train_config, data_config, train_path, val_path, model_dir, sm_hosts, sm_current_host,
                     checkpoint_config):
+    legacy = framework_version.xgboost_legacy()
+    if legacy:
+        train_config = _legacy_hyperparameters(train_config)
     hyperparameters = hpv.validate(train_config)
+    if legacy and len(sm_hosts) > 1 and hyperparameters.get("tree_method") == "exact":
+        log.warning("Tree method is set to be 'exact', but currently we are only able to proceed with the "
+                    "approximate algorithm ('approx') in distributed training (as XGBoost %s did)",
+                    framework_version.requested())
+        hyperparameters["tree_method"] = "approx"
     channels = channel_validation.validate(data_config)
     if "_kfold" in hyperparameters:
         raise UserError("smlocal's XGBoost does not implement cross-validation training (_kfold).")
@@ -101,4 +111,22 @@ def train_job(train_cfg, train_dmatrix, val_dmatrix, model_dir, checkpoint_dir, 
         raise AlgorithmError(f"XGB train call failed with exception:\n {error}") from error
     if is_master:
         os.makedirs(model_dir, exist_ok=True)
-        booster.save_model(os.path.join(model_dir, MODEL_NAME))
+        if framework_version.xgboost_legacy():   # AWS's images before 1.3 pickled the Booster
+            with open(os.path.join(model_dir, MODEL_NAME), "wb") as handle:
+                pickle.dump(booster, handle)
+        else:
+            booster.save_model(os.path.join(model_dir, MODEL_NAME))
+
+
+def _legacy_hyperparameters(train_config):
+    """`silent` (0/1), accepted before XGBoost 1.3 and gone from its parameters since: 1 means verbosity 0."""
+    config = dict(train_config)
+    silent = config.pop("silent", None)
+    if silent is not None:
+        if str(silent).strip() not in ("0", "1"):
+            raise UserError(f"Hyperparameter silent: value {silent} not in range [0, 1]")
+        if str(silent).strip() == "1":
+            config.setdefault("verbosity", "0")
+        log.info("silent=%s (XGBoost %s) is read as verbosity=%s", silent, framework_version.requested(),
+                 config.get("verbosity", "1"))
+    return config

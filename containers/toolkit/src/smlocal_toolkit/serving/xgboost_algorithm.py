@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from smlocal_toolkit import encoders
+from smlocal_toolkit import encoders, framework_version
 from smlocal_toolkit.serving import xgboost_data
 from smlocal_toolkit.serving.handlers import ModelHolder
 from smlocal_toolkit.serving.http import Response
@@ -32,9 +32,10 @@ KINDS = {"csv": "csv", "text/csv": "csv", "libsvm": "libsvm", "text/libsvm": "li
 
 
 def content_kind(content_type: str | None) -> str:
-    """The container's reading of a request Content-Type (missing = libsvm, as its data_utils says)."""
+    """The container's reading of a request Content-Type (missing = libsvm, as its data_utils says; CSV
+    when the job asked for an XGBoost image before 1.3, whose server defaulted to text/csv)."""
     if content_type is None:
-        return "libsvm"
+        return "csv" if framework_version.xgboost_legacy() else "libsvm"
     media, _, params = content_type.lower().partition(";")
     media = media.strip()
     kind = KINDS.get(media)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 
 _MODULES = {"env": "_env", "errors": "_errors", "modules": "_modules", "entry_point": "entry_point",
-            "encoders": "_encoders", "content_types": "_content_types"}
+            "encoders": "_encoders", "content_types": "_content_types", "worker": "_worker"}
 
 
 def __getattr__(name):

@@ -1,4 +1,5 @@
-"""Turn a directory of small grayscale PGM images into training arrays (runs in a ScriptProcessor job).
+"""Turn a directory of small grayscale PGM images into training arrays (runs in a processing job:
+ScriptProcessor on the scikit-learn image, or TensorFlowProcessor on the TensorFlow image; NumPy only).
 
 Reads /opt/ml/processing/input/<label>_<n>.pgm, scales pixels to [0, 1], splits the images into
 training and held-out sets with the same share of every label and writes
@@ -13,7 +14,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 BASE = Path("/opt/ml/processing")
 
@@ -36,6 +36,18 @@ def read_pgm(path: Path) -> np.ndarray:
     return pixels.reshape(height, width).astype(np.float32) / maxval
 
 
+def stratified_split(y: np.ndarray, test_size: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out indices with the same share of every label in both."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        cut = int(round(len(members) * test_size))
+        test += list(members[:cut])
+        train += list(members[cut:])
+    return rng.permutation(train), rng.permutation(test)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--test-size", type=float, default=0.25)
@@ -48,8 +60,8 @@ def main() -> None:
     y = np.array([labels.index(n) for n in names], dtype=np.int64)
     print(f"read {len(paths)} images of {x.shape[1]}x{x.shape[2]} pixels, labels {labels}")
 
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=args.test_size, stratify=y,
-                                                        random_state=0)
+    train, test = stratified_split(y, args.test_size)
+    x_train, x_test, y_train, y_test = x[train], x[test], y[train], y[test]
     for name, (xs, ys) in {"train": (x_train, y_train), "test": (x_test, y_test)}.items():
         os.makedirs(BASE / name, exist_ok=True)
         np.savez_compressed(BASE / name / "images.npz", x=xs, y=ys)
