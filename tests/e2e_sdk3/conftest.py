@@ -1,0 +1,113 @@
+"""The SDK 3 ring's fixtures. This code runs in .venv-sdk3 (SageMaker Python SDK 3) and imports nothing
+from smlocal: like a user's code, it only has what ``eval "$(smlocal env)"`` exports (the parent test,
+tests/e2e/test_sdk3_ring.py, passes that environment plus the names of two test images).
+
+No v3 flow may reach the internet: an audit hook sees every DNS lookup and socket connect in this
+process, and each test fails if one went anywhere but loopback (or a Unix socket)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+CODE = HERE / "code"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+
+_OUTBOUND: list[str] = []
+_LOCK = threading.Lock()
+
+
+def _loopback(host) -> bool:
+    if host in (None, "", "localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "socket.getaddrinfo":
+        host = args[0]
+        if isinstance(host, bytes):
+            host = host.decode()
+        if not _loopback(host):
+            with _LOCK:
+                _OUTBOUND.append(f"DNS lookup of {host}:{args[1]}")
+    elif event == "socket.connect":
+        address = args[1]
+        if isinstance(address, tuple) and not _loopback(address[0]):
+            with _LOCK:
+                _OUTBOUND.append(f"connect to {address[0]}:{address[1]}")
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(autouse=True)
+def no_internet():
+    """Fails the test when anything in this process looked up or connected to a non-loopback address."""
+    with _LOCK:
+        _OUTBOUND.clear()
+    yield
+    with _LOCK:
+        seen = sorted(set(_OUTBOUND))
+    assert not seen, f"a v3 flow reached beyond loopback: {seen}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def smlocal_environment():
+    missing = [k for k in ("AWS_ENDPOINT_URL", "SAGEMAKER_USER_CONFIG_OVERRIDE") if not os.environ.get(k)]
+    if missing:
+        pytest.exit(f"run this ring after `eval \"$(smlocal env)\"` ({', '.join(missing)} unset)", returncode=4)
+
+
+@pytest.fixture(scope="session")
+def session():
+    from sagemaker.core.helper.session_helper import Session
+
+    return Session()
+
+
+@pytest.fixture(scope="session")
+def bucket(session) -> str:
+    return session.default_bucket()
+
+
+@pytest.fixture(scope="session")
+def s3(session):
+    return session.boto_session.client("s3")
+
+
+@pytest.fixture(scope="session")
+def sm(session):
+    return session.sagemaker_client
+
+
+@pytest.fixture(scope="session")
+def train_image() -> str:
+    """A bring-your-own training image (tests/integration/images/train), built by the parent test."""
+    return os.environ.get("SMLOCAL_TEST_TRAIN_IMAGE", "smlocal-test/train:latest")
+
+
+@pytest.fixture(scope="session")
+def serve_image() -> str:
+    """A bring-your-own serving image (tests/integration/images/serve), built by the parent test."""
+    return os.environ.get("SMLOCAL_TEST_SERVE_IMAGE", "smlocal-test/serve:latest")
+
+
+@pytest.fixture
+def unique(request) -> str:
+    base = "".join(c if c.isalnum() else "-" for c in request.node.name)[:36].strip("-")
+    return f"v3-{base}-{int(time.time() * 1000) % 10**7}"
+
+
+def ecr(repo: str, tag: str, account: str = "683313688378") -> str:
+    return f"{account}.dkr.ecr.us-east-1.amazonaws.com/{repo}:{tag}"
