@@ -8,6 +8,7 @@ process, and each test fails if one went anywhere but loopback (or a Unix socket
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import sys
 import threading
@@ -67,6 +68,16 @@ def smlocal_environment():
     missing = [k for k in ("AWS_ENDPOINT_URL", "SAGEMAKER_USER_CONFIG_OVERRIDE") if not os.environ.get(k)]
     if missing:
         pytest.exit(f"run this ring after `eval \"$(smlocal env)\"` ({', '.join(missing)} unset)", returncode=4)
+
+
+@pytest.fixture
+def shown(capfd, caplog):
+    """What the SDK showed so far: printed (stdout, stderr) and logged (SDK 3 logs container lines)."""
+    caplog.set_level(logging.INFO)
+
+    def text() -> str:
+        return "".join(capfd.readouterr()) + caplog.text
+    return text
 
 
 @pytest.fixture(scope="session")

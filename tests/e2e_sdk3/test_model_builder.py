@@ -23,8 +23,7 @@ def _tar(files: dict[str, bytes]) -> bytes:
 
 def test_model_path_with_an_inference_script_build_deploy_invoke(session, s3, bucket, sm, unique):
     """An artifact in S3 plus SourceCode(inference.py): build() repacks the code into the artifact
-    (code/inference.py), deploy() creates the endpoint, and the SchemaBuilder's translators do the
-    (de)serialization on invoke."""
+    (code/inference.py) and creates the Model, deploy() the endpoint config and the endpoint."""
     from sagemaker.core.resources import Endpoint
     from sagemaker.core.training.configs import SourceCode
     from sagemaker.serve import ModelBuilder
@@ -32,8 +31,9 @@ def test_model_path_with_an_inference_script_build_deploy_invoke(session, s3, bu
 
     model_json = json.dumps({"weights": [1.0, 0.5], "bias": 0.0}).encode()
     s3.put_object(Bucket=bucket, Key=f"v3/{unique}/model/model.tar.gz", Body=_tar({"model.json": model_json}))
+    artifact = f"s3://{bucket}/v3/{unique}/model/model.tar.gz"
     builder = ModelBuilder(
-        model_path=f"s3://{bucket}/v3/{unique}/model/model.tar.gz",
+        model_path=artifact, s3_model_data_url=artifact,  # both: SDK 3.27 repacks from s3_model_data_url
         image_uri=ecr("sagemaker-scikit-learn", "1.2-1-cpu-py3"),
         source_code=SourceCode(source_dir=str(CODE / "serve_sklearn"), entry_script="inference.py"),
         schema_builder=SchemaBuilder(sample_input=[[1.0, 2.0]], sample_output={"classes": [1], "source": "x"}),
@@ -50,9 +50,9 @@ def test_model_path_with_an_inference_script_build_deploy_invoke(session, s3, bu
     try:
         assert isinstance(endpoint, Endpoint)
         assert sm.describe_endpoint(EndpointName=unique)["EndpointStatus"] == "InService"
-        answer = endpoint.invoke(body=[[2.0, 1.0], [-2.0, -1.0]], content_type="application/json",
+        answer = endpoint.invoke(body=json.dumps([[2.0, 1.0], [-2.0, -1.0]]), content_type="application/json",
                                  accept="application/json")
-        assert answer.body == {"classes": [1, 0], "source": "inference.py"}
+        assert json.loads(answer.body.read()) == {"classes": [1, 0], "source": "inference.py"}
     finally:
         endpoint.delete()
         endpoint.wait_for_delete(poll=1, timeout=120)

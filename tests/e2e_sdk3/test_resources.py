@@ -65,7 +65,7 @@ def test_training_job_model_endpoint_config_endpoint(session, sm, train_image, s
     assert sm.list_models(NameContains=unique)["Models"] == []
 
 
-def test_processing_and_batch_transform(session, s3, bucket, sm, serve_image, unique, tmp_path, capfd):
+def test_processing_and_batch_transform(session, s3, bucket, sm, serve_image, unique, tmp_path, shown):
     from sagemaker.core.processing import ScriptProcessor
     from sagemaker.core.resources import Model, ProcessingJob, TransformJob
     from sagemaker.core.shapes import (
@@ -95,7 +95,7 @@ def test_processing_and_batch_transform(session, s3, bucket, sm, serve_image, un
         outputs=[ProcessingOutput(output_name="doubled", s3_output=ProcessingS3Output(
             s3_uri=f"s3://{bucket}/v3/{unique}/doubled", local_path="/opt/ml/processing/output",
             s3_upload_mode="EndOfJob"))], wait=True, logs=True)
-    assert "doubled 3 rows with ['--factor', '2']" in "".join(capfd.readouterr())
+    assert "doubled 3 rows with ['--factor', '2']" in shown()
     job = ProcessingJob.get(processing_job_name=processor.latest_job.processing_job_name)
     assert job.processing_job_status == "Completed"
     assert job.environment["STAGE"] == "processing"
