@@ -31,7 +31,7 @@ def test_training_job_model_endpoint_config_endpoint(session, sm, train_image, s
     assert job.training_job_status == described["TrainingJobStatus"] == "Completed"
     assert job.training_job_arn == described["TrainingJobArn"]
     assert job.model_artifacts.s3_model_artifacts == described["ModelArtifacts"]["S3ModelArtifacts"]
-    assert job.hyperparameters == described["HyperParameters"] and job.hyperparameters["epochs"] == "2"
+    assert job.hyper_parameters == described["HyperParameters"] and job.hyper_parameters["epochs"] == "2"
     assert job.resource_config.instance_type == "ml.c5.xlarge"
     assert [t.status for t in job.secondary_status_transitions][-1] == "Completed"
 
