@@ -147,3 +147,24 @@ def test_bring_your_own_image_failure_carries_the_failure_reason(session, train_
     described = sm.describe_training_job(TrainingJobName=job.training_job_name)
     assert described["TrainingJobStatus"] == "Failed"
     assert "v3 bad input: column 7 missing" in described["FailureReason"]
+
+
+def test_mpi_distributed_is_refused_clearly(session, sm):
+    """smlocal's images have no MPI: the job fails at once with a ClientError saying so and naming Torchrun."""
+    from sagemaker.core import image_uris
+    from sagemaker.core.training.configs import Compute, SourceCode
+    from sagemaker.train import ModelTrainer
+    from sagemaker.train.distributed import MPI
+
+    trainer = ModelTrainer(
+        training_image=image_uris.retrieve(framework="pytorch", region=session.boto_region_name, version="1.13.1",
+                                           py_version="py39", instance_type="ml.m5.large", image_scope="training"),
+        role=ROLE, sagemaker_session=session, base_job_name="v3-mpi",
+        source_code=SourceCode(source_dir=str(CODE / "pytorch"), entry_script="distributed.py"),
+        distributed=MPI(process_count_per_node=1), compute=Compute(instance_type="ml.m5.large", instance_count=2))
+    with pytest.raises(Exception) as raised:
+        trainer.train(wait=True, logs=False)
+    assert "MPI driver, which needs mpirun, sshd and paramiko" in str(raised.value)
+    described = sm.describe_training_job(TrainingJobName=trainer._latest_training_job.training_job_name)
+    assert described["FailureReason"].startswith("ClientError: ModelTrainer(distributed=MPI(...))")
+    assert "distributed=Torchrun(...)" in described["FailureReason"]

@@ -97,3 +97,15 @@ def test_containers_join_the_configured_network_too_unless_isolated(tmp_path: Pa
     isolated = contract.container_spec({**JOB, "EnableNetworkIsolation": True}, "algo-1", "img", layout, {},
                                        PLATFORM, (None, None), "smlocal")
     assert isolated.extra_networks == []
+
+
+def test_sdk3_mpi_driver_is_recognised_in_the_staged_drivers_channel(tmp_path):
+    """SDK 3 writes sm_train.sh into its sm_drivers channel; only the MPI driver is refused."""
+    from emulator.jobs.training_contract import uses_mpi_driver
+
+    drivers = "$SM_PYTHON_CMD /opt/ml/input/data/sm_drivers/distributed_drivers"
+    (tmp_path / "sm_train.sh").write_text(f'echo "Running MPI Driver"\n{drivers}/mpi_driver.py\n')
+    assert uses_mpi_driver(tmp_path)
+    (tmp_path / "sm_train.sh").write_text(f"{drivers}/torchrun_driver.py\n")
+    assert not uses_mpi_driver(tmp_path)
+    assert not uses_mpi_driver(tmp_path / "missing")
