@@ -114,12 +114,14 @@ trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"{
 # %% [markdown]
 # ## 4. Batch transform over the held-out documents
 # `ModelBuilder(model=trainer, ...)` repacks the job's artifact with `classifier.py` (its `model_fn`,
-# `input_fn`, `predict_fn`, `output_fn`) and creates the model; `Transformer` runs the batch job.
+# `input_fn`, `predict_fn`, `output_fn`) and creates the model; `Transformer` runs the batch job. (SDK 3.27
+# repacks from `s3_model_data_url`, so the job's artifact is passed there too: see docs/sdk.md.)
 
 # %%
 pytorch_inference = image_uris.retrieve("pytorch", region=region, version="1.13.1", py_version="py39",
                                         instance_type=INSTANCE, image_scope="inference")
-builder = ModelBuilder(model=trainer, image_uri=pytorch_inference, role_arn=ROLE, instance_type=INSTANCE,
+builder = ModelBuilder(model=trainer, s3_model_data_url=trainer._latest_training_job.model_artifacts.s3_model_artifacts,
+                       image_uri=pytorch_inference, role_arn=ROLE, instance_type=INSTANCE,
                        source_code=SourceCode(source_dir=str(HERE), entry_script="classifier.py"),
                        sagemaker_session=session)
 model = builder.build()
