@@ -7,7 +7,6 @@ process, and each test fails if one went anywhere but loopback (or a Unix socket
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import sys
@@ -21,35 +20,19 @@ HERE = Path(__file__).resolve().parent
 CODE = HERE / "code"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
+OFFLINE = HERE / "offline"   # offline_audit.py and the examples' sitecustomize.py
+sys.path.insert(0, str(OFFLINE))
+import offline_audit  # noqa: E402
+
 _OUTBOUND: list[str] = []
 _LOCK = threading.Lock()
 
 
-def _loopback(host) -> bool:
-    if host in (None, "", "localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
-    except ValueError:
-        return False
+def _record(line: str) -> None:
+    _OUTBOUND.append(line)
 
 
-def _audit(event: str, args: tuple) -> None:
-    if event == "socket.getaddrinfo":
-        host = args[0]
-        if isinstance(host, bytes):
-            host = host.decode()
-        if not _loopback(host):
-            with _LOCK:
-                _OUTBOUND.append(f"DNS lookup of {host}:{args[1]}")
-    elif event == "socket.connect":
-        address = args[1]
-        if isinstance(address, tuple) and not _loopback(address[0]):
-            with _LOCK:
-                _OUTBOUND.append(f"connect to {address[0]}:{address[1]}")
-
-
-sys.addaudithook(_audit)
+offline_audit.install(_record)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """The three examples' SDK 3 versions (``examples/*/pipeline_v3.py``) run as users run them, with this
 venv's Python and only what ``smlocal env`` exports. They are started together (most of their time is
-the SDK's waiting); each test then waits for its example and checks what it printed."""
+the SDK's waiting); each test then waits for its example and checks what it printed. The examples load
+offline/sitecustomize.py, so a DNS lookup or connection beyond loopback fails the module."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import OFFLINE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = ("timeseries", "text", "images")
@@ -22,7 +24,10 @@ TIMEOUT = 900
 def runs(tmp_path_factory):
     """Start all three at once; yields name -> (process, log path, start time)."""
     logs = tmp_path_factory.mktemp("examples-v3")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    outbound = logs / "outbound.txt"
+    outbound.write_text("")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SMLOCAL_OUTBOUND_LOG": str(outbound),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))}
     started = {}
     for name in NAMES:
         log = logs / f"{name}.log"
@@ -31,6 +36,7 @@ def runs(tmp_path_factory):
                                        env=env, stdout=out, stderr=subprocess.STDOUT)
         started[name] = (process, log, time.monotonic())
     yield started
+    assert outbound.read_text() == "", f"an SDK 3 example reached beyond loopback:\n{outbound.read_text()}"
     for process, _, _ in started.values():
         if process.poll() is None:
             process.kill()
