@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +19,9 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 CODE = HERE / "code"
+EXAMPLES = HERE.parents[1] / "examples"
+EXAMPLE_NAMES = ("timeseries", "text", "images")
+EXAMPLE_TIMEOUT = 900
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 OFFLINE = HERE / "offline"   # offline_audit.py and the examples' sitecustomize.py
@@ -105,3 +109,35 @@ def unique(request) -> str:
 
 def ecr(repo: str, tag: str, account: str = "683313688378") -> str:
     return f"{account}.dkr.ecr.us-east-1.amazonaws.com/{repo}:{tag}"
+
+
+def pytest_collection_modifyitems(items):
+    """The examples' checks last: they wait for the example subprocesses started with the session."""
+    items.sort(key=lambda item: item.path.name == "test_examples_v3.py")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def example_runs(request, tmp_path_factory):
+    """Starts the three SDK 3 examples at once when test_examples_v3.py is selected (before the first test,
+    so they overlap the rest); yields name -> (process, log path, start time)."""
+    if not any(item.path.name == "test_examples_v3.py" for item in request.session.items):
+        yield {}
+        return
+    logs = tmp_path_factory.mktemp("examples-v3")
+    outbound = logs / "outbound.txt"
+    outbound.write_text("")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SMLOCAL_OUTBOUND_LOG": str(outbound),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))}
+    started = {}
+    for name in EXAMPLE_NAMES:
+        log = logs / f"{name}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen([sys.executable, str(EXAMPLES / name / "pipeline_v3.py")], cwd=EXAMPLES.parent,
+                                       env=env, stdout=out, stderr=subprocess.STDOUT)
+        started[name] = (process, log, time.monotonic())
+    yield started
+    assert outbound.read_text() == "", f"an SDK 3 example reached beyond loopback:\n{outbound.read_text()}"
+    for process, _, _ in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()

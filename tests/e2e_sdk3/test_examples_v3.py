@@ -1,55 +1,26 @@
 """The three examples' SDK 3 versions (``examples/*/pipeline_v3.py``) run as users run them, with this
-venv's Python and only what ``smlocal env`` exports. They are started together (most of their time is
-the SDK's waiting); each test then waits for its example and checks what it printed. The examples load
+venv's Python and only what ``smlocal env`` exports. conftest.py starts them together when the session
+starts (most of their time is the SDK's waiting, so they overlap the other tests) and runs these tests
+last; each waits for its example and checks what it printed. The examples load
 offline/sitecustomize.py, so a DNS lookup or connection beyond loopback fails the module."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest import OFFLINE
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NAMES = ("timeseries", "text", "images")
-TIMEOUT = 900
+from conftest import EXAMPLE_TIMEOUT
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Start all three at once; yields name -> (process, log path, start time)."""
-    logs = tmp_path_factory.mktemp("examples-v3")
-    outbound = logs / "outbound.txt"
-    outbound.write_text("")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SMLOCAL_OUTBOUND_LOG": str(outbound),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))}
-    started = {}
-    for name in NAMES:
-        log = logs / f"{name}.log"
-        with log.open("w") as out:
-            process = subprocess.Popen([sys.executable, str(EXAMPLES / name / "pipeline_v3.py")], cwd=EXAMPLES.parent,
-                                       env=env, stdout=out, stderr=subprocess.STDOUT)
-        started[name] = (process, log, time.monotonic())
-    yield started
-    assert outbound.read_text() == "", f"an SDK 3 example reached beyond loopback:\n{outbound.read_text()}"
-    for process, _, _ in started.values():
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def output(runs, name: str) -> str:
-    process, log, started = runs[name]
+def output(example_runs, name: str) -> str:
+    process, log, started = example_runs[name]
     try:
-        code = process.wait(timeout=max(1.0, TIMEOUT - (time.monotonic() - started)))
+        code = process.wait(timeout=max(1.0, EXAMPLE_TIMEOUT - (time.monotonic() - started)))
     except subprocess.TimeoutExpired:
         process.kill()
-        pytest.fail(f"{name} did not finish in {TIMEOUT} s:\n{log.read_text()[-4000:]}")
+        pytest.fail(f"{name} did not finish in {EXAMPLE_TIMEOUT} s:\n{log.read_text()[-4000:]}")
     text = log.read_text()
     assert code == 0, text[-6000:]
     print(f"{name} (SDK 3) finished in {time.monotonic() - started:.0f} s")
@@ -62,8 +33,8 @@ def number(pattern: str, text: str) -> float:
     return float(match.group(1))
 
 
-def test_timeseries_v3(runs, sm):
-    text = output(runs, "timeseries")
+def test_timeseries_v3(example_runs, sm):
+    text = output(example_runs, "timeseries")
     assert "wrote 1980 training, 84 validation and 42 test rows" in text  # the custom container ran
     assert number(r"validation:rmse = ([\d.]+)", text) < 8
     forecast = number(r"mean absolute percentage error, forecast: ([\d.]+)%", text)
@@ -73,8 +44,8 @@ def test_timeseries_v3(runs, sm):
     assert "endpoint deleted" in text and sm.list_endpoints(NameContains=endpoint)["Endpoints"] == []
 
 
-def test_text_v3(runs, sm):
-    text = output(runs, "text")
+def test_text_v3(example_runs, sm):
+    text = output(example_runs, "text")
     assert "800 documents, 4 labels ['cooking', 'sports', 'technology', 'weather']" in text
     job = re.search(r"transform job (\S+) completed", text).group(1)
     described = sm.describe_transform_job(TransformJobName=job)
@@ -83,8 +54,8 @@ def test_text_v3(runs, sm):
     assert "model deleted" in text
 
 
-def test_images_v3(runs, sm):
-    text = output(runs, "images")
+def test_images_v3(example_runs, sm):
+    text = output(example_runs, "images")
     assert "wrote 180 training and 60 held-out images" in text
     assert re.search(r"this image is a (\w+); the endpoint says: \1\b", text), text[-3000:]
     assert number(r"held-out accuracy: ([\d.]+) on 60 images", text) > 0.8
