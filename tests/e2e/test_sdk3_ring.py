@@ -62,8 +62,21 @@ def _outcomes(junit: Path) -> dict[str, tuple[str, str]]:
     return found
 
 
+def v3_params() -> list:
+    """The ids, the examples' marked ``examples`` (so ``-m "not examples"`` skips them here too)."""
+    return [pytest.param(i, marks=pytest.mark.examples) if i.startswith("test_examples_v3.py::") else i
+            for i in v3_test_ids()]
+
+
+def selected_v3_ids(session) -> list[str]:
+    return [item.callspec.params["test_id"] for item in session.items
+            if item.originalname == "test_sdk3" and hasattr(item, "callspec")]
+
+
 @pytest.fixture(scope="module")
-def ring(smlocal_env, framework_image, train_image, serve_image, tmp_path_factory):
+def ring(request, smlocal_env, framework_image, train_image, serve_image, tmp_path_factory):
+    """Runs the selected v3 tests (all of them in a full run) in one pytest process."""
+    selected = selected_v3_ids(request.session) or v3_test_ids()
     python = sdk3_python()
     for name in ("sklearn", "xgboost", "pytorch"):
         framework_image(name)
@@ -74,21 +87,22 @@ def ring(smlocal_env, framework_image, train_image, serve_image, tmp_path_factor
     env.pop("SAGEMAKER_SUPPRESS_V2_WARNING", None)
     started = time.monotonic()
     with log.open("w") as output:
-        code = subprocess.run([str(python), "-m", "pytest", "-c", str(RING / "pytest.ini"), "--rootdir", str(RING),
-                               "-p", "no:cacheprovider", "-ra", "--durations=10", f"--junitxml={junit}", str(RING)],
-                              cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        command = [str(python), "-m", "pytest", "-c", str(RING / "pytest.ini"), "--rootdir", str(RING),
+                   "-p", "no:cacheprovider", "-ra", "--durations=10", f"--junitxml={junit}",
+                   *[str(RING / test_id) for test_id in selected]]
+        code = subprocess.run(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
                               timeout=RING_TIMEOUT).returncode
     printed = log.read_text()
     sys.stdout.write(printed[-3000:])
     print(f"SDK 3 ring ran in {time.monotonic() - started:.0f} s (exit {code})")
     assert junit.exists(), f"the v3 pytest run wrote no report (exit {code}):\n{printed[-6000:]}"
-    return code, _outcomes(junit), printed
+    return code, _outcomes(junit), printed, selected
 
 
 @pytest.mark.timeout(RING_TIMEOUT + 600)
-@pytest.mark.parametrize("test_id", v3_test_ids())
+@pytest.mark.parametrize("test_id", v3_params())
 def test_sdk3(test_id, ring):
-    code, outcomes, printed = ring
+    code, outcomes, printed, _ = ring
     assert test_id in outcomes, f"{test_id} did not run in the v3 ring (exit {code}):\n{printed[-6000:]}"
     outcome, text = outcomes[test_id]
     assert outcome == "passed", f"{test_id} {outcome} under SDK 3:\n{text[-8000:]}"
@@ -97,9 +111,9 @@ def test_sdk3(test_id, ring):
 @pytest.mark.timeout(RING_TIMEOUT + 600)
 def test_sdk3_ring_exits_cleanly(ring):
     """Collection errors and session-level failures are not tied to one test id."""
-    code, outcomes, printed = ring
+    code, outcomes, printed, selected = ring
     assert code == 0, f"the v3 pytest run exited {code}:\n{printed[-6000:]}"
-    assert len(outcomes) == len(v3_test_ids()), sorted(outcomes)
+    assert sorted(outcomes) == sorted(selected), sorted(outcomes)
 
 
 def test_the_ring_lists_its_tests():
