@@ -48,7 +48,7 @@ ensure_sdk3_venv() {
         if [[ -x "$venv/bin/python" ]] && grep -qx -- "$want" "$stamp" 2>/dev/null; then
             exit 0
         fi
-        echo "[smlocal] installing the SDK 3 ring's venv $venv from ${pins#"$root"/} (3-4 minutes; log: $log)" >&2
+        echo "[smlocal] installing the SDK 3 ring's venv $venv from ${pins#"$root"/} (about 3 minutes; log: $log)" >&2
         rm -rf "$venv"
         local started=$SECONDS
         if ! { "$python" -m venv "$venv" && "$venv/bin/python" -m pip install --upgrade pip \
