@@ -1,4 +1,5 @@
-"""Generate each example's notebook (pipeline.ipynb) from its script (pipeline.py).
+"""Generate each example's notebooks (pipeline.ipynb, pipeline_v3.ipynb) from its scripts (pipeline.py for
+SageMaker Python SDK 2, pipeline_v3.py for SDK 3).
 
 The scripts are the source of truth. They are split into cells on lines starting with `# %%`
 (the "percent" format VS Code, Spyder and Jupytext understand); `# %% [markdown]` starts a
@@ -21,7 +22,7 @@ KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
 def scripts() -> list[Path]:
-    return sorted(EXAMPLES.glob("*/pipeline.py"))
+    return sorted([*EXAMPLES.glob("*/pipeline.py"), *EXAMPLES.glob("*/pipeline_v3.py")])
 
 
 def cells(script: str) -> list[tuple[str, list[str]]]:

@@ -13,6 +13,9 @@ from support import S3_ACCESS, S3_SECRET, LiveGateway, docker_available, free_po
 
 from emulator.s3.embedded import EmbeddedS3
 
+# SDK 3 code: run in its own venv by tests/e2e/test_sdk3_ring.py, never collected with SDK 2
+collect_ignore = ["e2e_sdk3"]
+
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory) -> Iterator[LiveGateway]:

@@ -23,6 +23,11 @@ from emulator.infra.platform import PlatformEnv, host_names, job_labels, platfor
 GROUP = "homogeneousCluster"
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"
 KIND = "training-job"
+SDK_DRIVERS_CHANNEL = "sm_drivers"   # SDK 3's ModelTrainer: sm_train.sh and its drivers, as a channel
+MPI_REFUSAL = ("ClientError: ModelTrainer(distributed=MPI(...)) runs SageMaker Python SDK 3's MPI driver, which "
+               "needs mpirun, sshd and paramiko in the training image; smlocal's image {image} does not have "
+               "them. Use distributed=Torchrun(...) (it runs on smlocal's PyTorch image), or a training image "
+               "of your own that has MPI.")
 
 
 def resource_config(job: dict[str, Any], current_host: str) -> dict[str, Any]:
@@ -36,6 +41,12 @@ def resource_config(job: dict[str, Any], current_host: str) -> dict[str, Any]:
         "instance_groups": [{"instance_group_name": GROUP, "instance_type": instance_type, "hosts": hosts}],
         "network_interface_name": "eth0",
     }
+
+
+def uses_mpi_driver(drivers_dir: Path) -> bool:
+    """The SDK 3 driver script of a staged ``sm_drivers`` channel starts the MPI driver."""
+    script = drivers_dir / "sm_train.sh"
+    return script.is_file() and "distributed_drivers/mpi_driver.py" in script.read_text(errors="replace")
 
 
 def channel_mode(job: dict[str, Any], channel: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from emulator import images
 from emulator.domain import training_status
 from emulator.domain.lifecycle import TRAINING, JobStatus
 from emulator.infra.container_files import Refused, Under, read_regular, walk
@@ -64,6 +65,7 @@ class TrainingRun(ContainerJob):
         self.find_image(self.job["AlgorithmSpecification"]["TrainingImage"])
         self.transition("Downloading", TrainingStartTime=time.time())
         channels = self.stage_inputs()
+        self.refuse_unsupported_sdk_driver(channels)
         self.stage_checkpoints()
         for host, layout in self.layouts.items():
             for file_name, text in contract.config_files(self.job, host).items():
@@ -96,6 +98,16 @@ class TrainingRun(ContainerJob):
                     per_host[host][name] = (target, read_only)
         self.fetch(plans, lambda message: self.transition("Downloading", message))
         return per_host
+
+    def refuse_unsupported_sdk_driver(self, channels: dict[str, dict[str, tuple[Path, bool]]]) -> None:
+        """SDK 3's ModelTrainer ships its drivers in the ``sm_drivers`` channel. Its MPI driver needs
+        mpirun, sshd and paramiko, which smlocal's framework images do not have: say so at once instead
+        of failing inside the container with ModuleNotFoundError (Torchrun and plain scripts run)."""
+        if self.image not in {image.tag for image in images.CATALOG.values()}:
+            return  # a bring-your-own image may well carry MPI
+        drivers = next(iter(channels.values()), {}).get(contract.SDK_DRIVERS_CHANNEL)
+        if drivers is not None and contract.uses_mpi_driver(drivers[0]):
+            raise JobFailure(contract.MPI_REFUSAL.format(image=self.image))
 
     def stage_checkpoints(self) -> None:
         checkpoint = contract.checkpoint_config(self.job)

@@ -38,3 +38,38 @@ ensure_venv() {
     VENV="$venv"
     export VENV
 }
+
+# The SageMaker Python SDK 3 ring's own venv (SDK 3 and 2 are both the `sagemaker` package, so they
+# cannot share .venv). Pins: tests/e2e_sdk3/requirements.txt; a hash of that file is stored in the venv
+# and the venv is reinstalled only when it changes. A lock keeps two callers (./scripts/test starting
+# it early, the ring's fixture) from installing at once. Sets SDK3_VENV.
+ensure_sdk3_venv() {
+    local root venv python pins stamp want log
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+    venv="${SMLOCAL_SDK3_VENV:-$root/.venv-sdk3}"
+    python="${PYTHON:-python3}"
+    pins="$root/tests/e2e_sdk3/requirements.txt"
+    stamp="$venv/.smlocal-pins"
+    log="$root/.venv-sdk3.install.log"
+    want="$(sha256sum "$pins" | cut -c1-16)"
+    mkdir -p "$(dirname "$venv")"
+    (
+        flock 9
+        if [[ -x "$venv/bin/python" ]] && grep -qx -- "$want" "$stamp" 2>/dev/null; then
+            exit 0
+        fi
+        echo "[smlocal] installing the SDK 3 ring's venv $venv from ${pins#"$root"/} (about 3 minutes; log: $log)" >&2
+        rm -rf "$venv"
+        local started=$SECONDS
+        if ! { "$python" -m venv "$venv" && "$venv/bin/python" -m pip install --upgrade pip \
+               && "$venv/bin/python" -m pip install -r "$pins"; } >"$log" 2>&1; then
+            echo "[smlocal] installing $venv failed; the last lines of $log:" >&2
+            tail -n 20 "$log" >&2
+            exit 1
+        fi
+        echo "$want" > "$stamp"
+        echo "[smlocal] SDK 3 venv ready in $((SECONDS - started)) s" >&2
+    ) 9>"$root/.venv-sdk3.lock"
+    SDK3_VENV="$venv"
+    export SDK3_VENV
+}

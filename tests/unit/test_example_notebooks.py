@@ -24,10 +24,12 @@ SCRIPTS = make_notebooks.scripts()
 
 
 def test_every_pipeline_has_a_script():
-    assert [p.parent.name for p in SCRIPTS] == ["images", "text", "timeseries", "timeseries_pipeline"]
+    expected = [f"{name}/{script}" for name in ("images", "text", "timeseries")
+                for script in ("pipeline.py", "pipeline_v3.py")]
+    assert [f"{p.parent.name}/{p.name}" for p in SCRIPTS] == [*expected, "timeseries_pipeline/pipeline.py"]
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}-{p.stem}")
 def test_committed_notebook_is_in_sync_with_its_script(script):
     notebook = script.with_suffix(".ipynb")
     assert notebook.exists(), "run: python examples/make_notebooks.py"
@@ -35,7 +37,7 @@ def test_committed_notebook_is_in_sync_with_its_script(script):
         f"{notebook.name} is out of date: run python examples/make_notebooks.py"
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}-{p.stem}")
 def test_notebook_holds_the_script_code_and_its_comments_as_markdown(script):
     document = json.loads(script.with_suffix(".ipynb").read_text())
     assert (document["nbformat"], document["nbformat_minor"]) == (4, 5)

@@ -11,6 +11,7 @@ from emulator.domain.families import TRAINING_JOB
 from emulator.sagemaker.sdk_wait import FirstDescribeWait
 
 SDK_UA = "Boto3/1.40 md/Botocore#1.40 ua/2.1 lib/AWS-SageMaker-Python-SDK#2.257.7"
+SDK3_UA = "Boto3/1.43 md/Botocore#1.43 ua/2.1 lib/AWS-SageMaker-Python-SDK#3.0"  # SDK 3.27's resources
 
 
 class Reads:
@@ -51,6 +52,7 @@ def test_first_sdk_look_waits_for_the_end_then_later_looks_do_not():
 
 def test_other_callers_old_jobs_and_a_zero_window_are_answered_at_once():
     for user_agent, record, seconds in [("aws-cli/2.15 md/Botocore#1.34", job(), 30), (None, job(), 30),
+                                        (SDK3_UA, job(), 30),  # SDK 3 polls every 5 s and describes at create
                                         (SDK_UA, job(age=60), 30), (SDK_UA, job(), 0),
                                         (SDK_UA, job("Completed"), 30)]:
         reads = Reads(record)

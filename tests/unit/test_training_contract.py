@@ -104,3 +104,13 @@ def test_network_isolation_withholds_the_s3_endpoint_and_keys():
     assert not [k for k in isolated if k.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_ENDPOINT", "S3_"))]
     assert isolated["AWS_REGION"] == "eu-west-1" and isolated["TRAINING_JOB_NAME"] == JOB["TrainingJobName"]
     assert contract.environment(JOB, PLATFORM)["AWS_ACCESS_KEY_ID"]
+def test_sdk3_mpi_driver_is_recognised_in_the_staged_drivers_channel(tmp_path):
+    """SDK 3 writes sm_train.sh into its sm_drivers channel; only the MPI driver is refused."""
+    from emulator.jobs.training_contract import uses_mpi_driver
+
+    drivers = "$SM_PYTHON_CMD /opt/ml/input/data/sm_drivers/distributed_drivers"
+    (tmp_path / "sm_train.sh").write_text(f'echo "Running MPI Driver"\n{drivers}/mpi_driver.py\n')
+    assert uses_mpi_driver(tmp_path)
+    (tmp_path / "sm_train.sh").write_text(f"{drivers}/torchrun_driver.py\n")
+    assert not uses_mpi_driver(tmp_path)
+    assert not uses_mpi_driver(tmp_path / "missing")
