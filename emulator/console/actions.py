@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,3 +88,14 @@ class ConsoleActions:
             text, encoding = base64.b64encode(shown).decode(), "base64"
         return Invocation(200, latency, result.get("ContentType", ""), text, encoding, len(answer),
                           len(answer) > PREVIEW_BYTES, result.get("InvokedProductionVariant", ""))
+
+    async def stop_pipeline_execution(self, arn: str) -> Outcome:
+        return await self._call("sagemaker", "StopPipelineExecution", {"PipelineExecutionArn": arn,
+                                                                          "ClientRequestToken": str(uuid.uuid4())},
+                                "Stop requested: running steps are stopped, then the execution is Stopped.")
+
+    async def set_approval(self, arn: str, status: str) -> Outcome:
+        """``UpdateModelPackage`` with a new ModelApprovalStatus."""
+        return await self._call("sagemaker", "UpdateModelPackage",
+                                {"ModelPackageArn": arn, "ModelApprovalStatus": status},
+                                f"Model package is now {status}.")

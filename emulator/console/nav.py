@@ -1,8 +1,8 @@
 """The console's page families and its navigation, as tables.
 
 ``PAGES`` names the modules under ``emulator.console.pages``; each has ``register(app, console)``
-adding its routes. ``NAV`` is the sidebar, in order. A new family (pipelines and the model registry
-with issue 14) is one module in ``pages/`` plus its lines here.
+adding its routes. ``NAV`` is the sidebar, in order. A new family is one module in ``pages/`` plus its
+lines here.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ NAV: tuple[NavItem, ...] = (
     NavItem("processing-jobs", "Processing jobs", "/processing-jobs", "Jobs", "p"),
     NavItem("transform-jobs", "Transform jobs", "/transform-jobs", "Jobs", "b"),
     NavItem("tuning-jobs", "Tuning jobs", "/tuning-jobs", "Jobs", "h"),
-    # issue 14: NavItem("pipelines", "Pipelines", "/pipelines", "Pipelines", "l"),
-    # issue 14: NavItem("model-registry", "Model registry", "/model-registry", "Pipelines", "r"),
+    NavItem("pipelines", "Pipelines", "/pipelines", "Pipelines", "l"),
+    NavItem("model-registry", "Model registry", "/model-registry", "Pipelines", "r"),
     NavItem("endpoints", "Endpoints", "/endpoints", "Inference", "e"),
     NavItem("endpoint-configs", "Endpoint configs", "/endpoint-configs", "Inference", "c"),
     NavItem("models", "Models", "/models", "Inference", "m"),
     NavItem("s3", "S3 buckets", "/s3", "Data", "s"),
 )
 
-PAGES: tuple[str, ...] = ("overview", "jobs", "tuning", "endpoints", "models", "s3")
+PAGES: tuple[str, ...] = ("overview", "jobs", "tuning", "pipelines", "registry", "endpoints", "models", "s3")
 
 
 def grouped() -> list[tuple[str, list[NavItem]]]:

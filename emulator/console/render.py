@@ -93,6 +93,14 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
+def pretty_json_text(text: str) -> str:
+    """A JSON document given as text, indented (as it was when it is not JSON)."""
+    try:
+        return json.dumps(json.loads(text), indent=2)
+    except (TypeError, ValueError):
+        return str(text)
+
+
 def query(**params: Any) -> str:
     """A URL query string (``?a=1&b=2``) from the non-empty parameters, safely encoded."""
     kept = {k: v for k, v in params.items() if v not in (None, "", False)}
@@ -113,6 +121,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(status_class=status_class, when=when, clock=clock, duration=duration, ago=ago,
-                       bytes=human_bytes, pretty_json=pretty_json, quote=lambda s: urllib.parse.quote(str(s), safe=""))
+                       bytes=human_bytes, pretty_json=pretty_json,
+                       pretty_json_text=pretty_json_text, quote=lambda s: urllib.parse.quote(str(s), safe=""))
     env.globals.update(query=query, Markup=Markup)
     return env
