@@ -132,7 +132,8 @@ def test_execution_page_draws_the_graph_live_and_the_registry_approves(console_g
     console.page.locator('[data-packages] tr[data-version="1"][data-approval="Approved"]').wait_for()
     package = sm.describe_model_package(ModelPackageName=f"{group}/1")
     assert package["ModelApprovalStatus"] == "Approved"
-    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith(f"{training}/output/model.tar.gz")
+    model_data = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert model_data.endswith(f"{training}/output/model.tar.gz")
     console.shot("registry-approved", docs="model-registry.png")
 
     # the false branch: Failed with the Fail step's message, shown on the page
