@@ -77,7 +77,8 @@ def run(emu: Emulator, peer_python, quick: bool) -> dict:
         seed(_client(moto_url), wait=False)
         sides = {"smlocal": emu.url, "moto": moto_url}
         for op, params in REQUESTS.items():
-            prepared = {side: load.prepare(url, "sagemaker", op, params) for side, url in sides.items()}
+            keys = {"smlocal": emu.keys, "moto": ("bench", "bench")}
+            prepared = {side: load.prepare(url, "sagemaker", op, params, keys[side]) for side, url in sides.items()}
             for side, url in sides.items():  # warm-up
                 load.measure(url, prepared[side], 1, 0.3)
             for clients in (1, 16):

@@ -34,8 +34,13 @@ class Emulator:
     log: Path
 
     def client(self, service: str = "sagemaker", **config):
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="bench",
-                            aws_secret_access_key="bench", config=Config(retries={"max_attempts": 1}, **config))
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=self.keys[0],
+                            aws_secret_access_key=self.keys[1], config=Config(retries={"max_attempts": 1}, **config))
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """The keys `smlocal env` hands out, which every request must be signed with."""
+        return self.info.access_key, self.info.secret_key
 
     def s3(self):
         return boto3.client("s3", endpoint_url=self.info.s3_endpoint, region_name="us-east-1",

@@ -92,7 +92,7 @@ def invoke_load(emu: Emulator, name: str, quick: bool) -> dict:
             "Content-Length": str(len(body))}, body)),
         "smlocal": (emu.url, load.prepare(emu.url, "sagemaker-runtime", "InvokeEndpoint", {
             "EndpointName": name, "Body": body, "ContentType": "application/octet-stream",
-            "Accept": "application/octet-stream"})),
+            "Accept": "application/octet-stream"}, emu.keys)),
     }
     seconds, rounds = (2.0, 1) if quick else (3.0, 3)
     gateway = psutil.Process(emu.process.pid)

@@ -46,7 +46,7 @@ def _ready(data: Path, process: subprocess.Popen, timeout: float = 900) -> dict:
         if runtime.exists():
             info = json.loads(runtime.read_text())
             try:
-                _client(info["gateway_url"], "bench", "bench").list_models(MaxResults=1)
+                _client(info["gateway_url"], info["access_key"], info["secret_key"]).list_models(MaxResults=1)
                 return info
             except Exception:  # noqa: BLE001 - not answering yet
                 pass
@@ -84,7 +84,7 @@ def measure(checkout: Path, requests: int) -> dict[str, int]:
                                    stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             info = _ready(data, process)
-            sm = _client(info["gateway_url"], "bench", "bench")
+            sm = _client(info["gateway_url"], info["access_key"], info["secret_key"])
             for index in range(10):
                 sm.create_model(ModelName=f"seed-{index}", ExecutionRoleArn=ROLE,
                                 PrimaryContainer={"Image": "smlocal-bench/none:1"})

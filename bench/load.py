@@ -31,11 +31,13 @@ class _Captured(Exception):
         self.request = request
 
 
-def prepare(url: str, service: str, operation: str, params: dict) -> Prepared:
-    """The exact request botocore would send for `operation(**params)` to `url`."""
+def prepare(url: str, service: str, operation: str, params: dict,
+            keys: tuple[str, str] = ("bench", "bench")) -> Prepared:
+    """The exact request botocore would send for `operation(**params)` to `url`, signed with `keys`
+    (smlocal checks signatures: pass the emulator's keys)."""
     session = botocore.session.get_session()
     client = session.create_client(service, endpoint_url=url, region_name="us-east-1",
-                                   aws_access_key_id="bench", aws_secret_access_key="bench")
+                                   aws_access_key_id=keys[0], aws_secret_access_key=keys[1])
 
     def capture(request, **_):
         raise _Captured(request)

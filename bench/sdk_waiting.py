@@ -2,7 +2,7 @@
 Describe (emulator/sagemaker/sdk_wait.py) on (the default, 60 s) and off (SMLOCAL_SDK_DESCRIBE_WAIT=0),
 in one run. Jobs just sleep N seconds, so "SDK overhead" = end-to-end time minus N.
 
-    python bench/sdk_waiting.py [--durations 1 12 40]
+    python -m bench.sdk_waiting [--durations 1 12 40]
 """
 
 from __future__ import annotations
@@ -10,19 +10,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sys
 import tarfile
-import tempfile
 import time
-from pathlib import Path
 
+import boto3
 import docker
-import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import stack
+from bench.emulator_proc import running
 
 IMAGE = "smlocal-bench/sleep:latest"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -42,15 +36,6 @@ def build_image() -> None:
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
     docker.from_env().images.build(fileobj=context, custom_context=True, tag=IMAGE, rm=True)
-
-
-def point_sdk_at(url: str, s3, tmp: Path) -> None:
-    config = tmp / "sdk.yaml"
-    config.write_text(yaml.safe_dump({"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {
-        "TelemetryOptOut": True, "Session": {"DefaultS3Bucket": "bench"}}}}}))
-    os.environ.update({"AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_S3": url, "AWS_ACCESS_KEY_ID": s3.access_key,
-                       "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_DEFAULT_REGION": "us-east-1",
-                       "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"})
 
 
 def fit(seconds: int) -> float:
@@ -82,11 +67,10 @@ def main() -> None:
     build_image()
     results: dict[tuple[str, int, str], float] = {}
     for hold in (60.0, 0.0):
-        with stack(sdk_describe_wait=hold) as (url, s3), tempfile.TemporaryDirectory() as tmp:
-            point_sdk_at(url, s3, Path(tmp))
-            import boto3
-
-            boto3.client("s3").create_bucket(Bucket="bench")
+        # `smlocal up` in its own process, and the SDK pointed at it exactly as `eval "$(smlocal env)"` does
+        with running({"SMLOCAL_SDK_DESCRIBE_WAIT": str(hold)}) as emulator:
+            os.environ.update({**emulator.env(), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"})
+            boto3.DEFAULT_SESSION = None      # the SDK would reuse the previous emulator's keys
             for seconds in args.durations:
                 for name, call in (("fit()", fit), ("Processor.run()", process)):
                     results[(name, seconds, "on" if hold else "off")] = call(seconds)
