@@ -87,7 +87,7 @@ processor = ScriptProcessor(image_uri=image_uris.retrieve("sklearn", region=regi
                             command=["python3"], role=ROLE, instance_count=1, instance_type=INSTANCE,
                             sagemaker_session=session)
 processor.run(
-    code=str(HERE / "prepare_images.py"),
+    code=str(HERE / "processing" / "prepare_images.py"),
     inputs=[ProcessingInput(input_name="raw", s3_input=ProcessingS3Input(
         s3_uri=f"{prefix}/raw/", local_path="/opt/ml/processing/input", s3_data_type="S3Prefix",
         s3_input_mode="File"))],

@@ -12,7 +12,7 @@
 #
 # 1. Write a small corpus of short news-like snippets about four topics and upload it to S3.
 # 2. Tokenize it with scikit-learn in a processing job (`ScriptProcessor`, `tokenize_corpus.py`).
-# 3. Train the PyTorch classifier (`classifier.py`) with `ModelTrainer` and `SourceCode`.
+# 3. Fine-tune a BERT-style transformer (`classifier.py`, as in pipeline.py) with `ModelTrainer` and `SourceCode`.
 # 4. Turn the job into a model with `ModelBuilder` (the same script serves it) and classify the held-out
 #    documents with a batch transform job.
 
@@ -96,7 +96,7 @@ processor.run(
 )
 
 # %% [markdown]
-# ## 3. Train the PyTorch classifier with ModelTrainer
+# ## 3. Fine-tune the BERT-style classifier with ModelTrainer
 # `SourceCode` uploads this directory; hyperparameters reach `classifier.py` as `--epochs 8 ...`.
 
 # %%
@@ -106,7 +106,8 @@ trainer = ModelTrainer(training_image=pytorch_training, role=ROLE, sagemaker_ses
                        source_code=SourceCode(source_dir=str(HERE), entry_script="classifier.py"),
                        compute=Compute(instance_type=INSTANCE, instance_count=1),
                        output_data_config=OutputDataConfig(s3_output_path=f"{prefix}/models"),
-                       hyperparameters={"epochs": 8, "dim": 16, "lr": 0.02}, base_job_name="text-v3")
+                       hyperparameters={"pretrain-epochs": 3, "epochs": 8, "lr": 0.005, "dim": 32, "layers": 2,
+                                        "heads": 2}, base_job_name="text-v3")
 trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"{prefix}/tokens/train/"),
                                  InputData(channel_name="vocab", data_source=f"{prefix}/tokens/vocab/")],
               wait=True, logs=True)
