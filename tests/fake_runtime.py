@@ -166,6 +166,9 @@ class FakeRuntime:
             container = _Container(uuid.uuid4().hex, spec)
             for port in spec.ports:   # published at once, like Docker: refused until something listens
                 container.ports[port] = _free_port()
+            # a fake container has no network address, so the port a model server would listen on is
+            # reachable (on loopback) at once even when the spec publishes none (network isolation)
+            container.ports.setdefault("8080/tcp", _free_port())
             self.containers[container.id] = container
         return container.id
 

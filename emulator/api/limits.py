@@ -38,6 +38,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._fields = 0
         self._oversized = False
         self._in_headers = True
+        self._body_done = True
         self._timer: asyncio.TimerHandle | None = None
         self._arm(self.header_timeout, self._headers_too_slow)
 
@@ -89,6 +90,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._fields = 0
+        self._body_done = False
         if not self._in_headers:
             self._header_bytes = 0
         self._in_headers = True
@@ -120,12 +122,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._oversized:
             return
         self._disarm()
+        self._body_done = True
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._in_headers = True               # the next request's headers, after keep-alive idles
-        self._header_bytes = 0
+        if self._body_done:
+            # the next request's headers, after keep-alive idles; not while the request's own body is still
+            # arriving (an answer sent before reading it all): those bytes are body, not headers
+            self._in_headers = True
+            self._header_bytes = 0
 
 
 def guarded_protocol(header_timeout: float, max_header_bytes: int, body_timeout: float) -> type[asyncio.Protocol]:

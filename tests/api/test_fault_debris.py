@@ -70,7 +70,8 @@ def isolated_endpoint(sm, name: str) -> None:
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
         "VariantName": "main", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
-    assert in_service(sm, name)
+    record = wait_for(lambda: sm.describe_endpoint(EndpointName=name), "EndpointStatus", {"InService", "Failed"})
+    assert record["EndpointStatus"] == "InService", record.get("FailureReason")
 
 
 def in_service(sm, name: str) -> bool:

@@ -84,7 +84,10 @@ def finished(instance, name: str) -> dict:
 
 def log_lines(instance, name: str) -> list[str]:
     logs = instance["logs"]
-    streams = logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=name + "/")["logStreams"]
+    try:
+        streams = logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=name + "/")["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:   # no job has logged yet: the group comes with the first line
+        return []
     return [e["message"] for s in streams
             for e in logs.get_log_events(logGroupName=GROUP, logStreamName=s["logStreamName"],
                                          startFromHead=True)["events"]]
