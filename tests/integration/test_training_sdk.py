@@ -100,3 +100,8 @@ def test_fit_returns_when_a_short_job_ends_not_at_the_sdks_next_30_s_poll(sdk, j
     asked = time.monotonic()
     assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
     assert time.monotonic() - asked < 1
+    # let it end, so the module's gateway does not stop with the job's container still being created
+    deadline = time.monotonic() + 120
+    while sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress":
+        assert time.monotonic() < deadline, f"{name} did not end"
+        time.sleep(0.5)
