@@ -4,6 +4,7 @@ bodies, HEAD, several workers, the worker timeout and SIGTERM."""
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import socket
 import subprocess
@@ -37,7 +38,7 @@ def served(tmp_path):
     port = free_port()
     log = open(tmp_path / "server.log", "w+")
     proc = subprocess.Popen([sys.executable, "-c", SERVER.format(src=str(SRC), port=port)], stdout=log,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -47,9 +48,11 @@ def served(tmp_path):
             assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
             time.sleep(0.05)
     yield port, proc, tmp_path / "server.log"
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    try:   # the server and its pre-forked workers (killing the server alone leaves them running)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
     log.close()
 
 
