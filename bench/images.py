@@ -12,6 +12,7 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = "smlocal-bench/noop:latest"
 SERVE = "smlocal-test/serve:latest"
+SLEEP = "smlocal-bench/sleep:latest"        # a training image that sleeps hyperparameter `seconds`
 _NOOP = (b"FROM smlocal/base:bookworm\n"
          b"RUN printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/train && chmod 755 /usr/local/bin/train\n")
 
@@ -25,6 +26,15 @@ def _build(tag: str, files: dict[str, bytes]) -> None:
             tar.addfile(info, io.BytesIO(data))
     context.seek(0)
     docker.from_env().images.build(fileobj=context, custom_context=True, tag=tag, rm=True)
+
+
+def build_sleep() -> str:
+    """SLEEP, built (the waiting benches run short jobs of a known length with it)."""
+    _build(SLEEP, {
+        "Dockerfile": b"FROM smlocal/base:bookworm\nCOPY train /usr/local/bin/train\n",
+        "train": b"#!/usr/bin/python3\nimport json, time\n"
+                 b"time.sleep(float(json.load(open('/opt/ml/input/config/hyperparameters.json'))['seconds']))\n"})
+    return SLEEP
 
 
 def build_all() -> None:

@@ -12,38 +12,20 @@ up to 30 s late.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-import docker
 import yaml
 
+from bench import images
 from bench.emulator_proc import ROLE, running
 
-IMAGE = "smlocal-bench/sleep:latest"
-FILES = {
-    "Dockerfile": b"FROM smlocal/base:bookworm\nCOPY train /usr/local/bin/train\nRUN chmod 755 /usr/local/bin/train\n",
-    "train": b"#!/usr/bin/python3\nimport json, time\n"
-             b"time.sleep(float(json.load(open('/opt/ml/input/config/hyperparameters.json'))['seconds']))\n",
-}
-
-
-def build_image() -> None:
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in FILES.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    docker.from_env().images.build(fileobj=context, custom_context=True, tag=IMAGE, rm=True)
+IMAGE = images.SLEEP
 
 
 def point_sdk_at(env: dict[str, str], tmp: Path) -> None:
@@ -111,7 +93,7 @@ def main() -> None:
     if args.hold is not None:
         print("RESULT " + json.dumps(measure(args.hold, args.durations)))
         return
-    build_image()
+    images.build_sleep()
     results: dict[str, dict[str, list[float]]] = {}
     for label, hold in (("on", 60.0), ("off", 0.0)):   # a fresh process each: the SDK caches its clients
         done = subprocess.run([sys.executable, "-m", "bench.pipeline_waiting", "--hold", str(hold), "--durations",

@@ -8,34 +8,16 @@ in one run. Jobs just sleep N seconds, so "SDK overhead" = end-to-end time minus
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import tarfile
 import time
 
 import boto3
-import docker
 
+from bench import images
 from bench.emulator_proc import running
 
-IMAGE = "smlocal-bench/sleep:latest"
+IMAGE = images.SLEEP
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-FILES = {
-    "Dockerfile": b"FROM smlocal/base:bookworm\nCOPY train /usr/local/bin/train\nRUN chmod 755 /usr/local/bin/train\n",
-    "train": b"#!/usr/bin/python3\nimport json, time\n"
-             b"time.sleep(float(json.load(open('/opt/ml/input/config/hyperparameters.json'))['seconds']))\n",
-}
-
-
-def build_image() -> None:
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in FILES.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    context.seek(0)
-    docker.from_env().images.build(fileobj=context, custom_context=True, tag=IMAGE, rm=True)
 
 
 def fit(seconds: int) -> float:
@@ -64,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--durations", type=int, nargs="+", default=[1, 12, 40])
     args = parser.parse_args()
-    build_image()
+    images.build_sleep()
     results: dict[tuple[str, int, str], float] = {}
     for hold in (60.0, 0.0):
         # `smlocal up` in its own process, and the SDK pointed at it exactly as `eval "$(smlocal env)"` does

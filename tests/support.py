@@ -96,3 +96,14 @@ class LiveGateway:
 def live_gateway(data_dir: Path, **kwargs) -> Iterator[LiveGateway]:
     with LiveGateway(data_dir, **kwargs) as gateway:
         yield gateway
+
+
+def wait_for(describe, field: str, done: set, timeout: float = 60) -> dict:
+    """Call ``describe`` until its ``field`` is one of ``done``; the last answer (fails with it on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record = describe()
+        if record[field] in done:
+            return record
+        assert time.monotonic() < deadline, f"still {record[field]}: {record}"
+        time.sleep(0.05)

@@ -5,12 +5,11 @@ what a crash or ``smlocal down`` leaves (isolation networks, model directories, 
 from __future__ import annotations
 
 import threading
-import time
 
 import boto3
 import pytest
 from fake_runtime import FakeRuntime, runs_until_stopped, serves
-from support import REGION, S3_ACCESS, S3_SECRET, live_gateway
+from support import REGION, S3_ACCESS, S3_SECRET, live_gateway, wait_for
 
 from emulator.config import S3Settings
 from emulator.hosting.fleet import stop_all
@@ -53,15 +52,6 @@ def s3(embedded_s3):
         client.create_bucket(Bucket=BUCKET)
     return client
 
-
-def wait_for(describe, field: str, done: set, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        record = describe()
-        if record[field] in done:
-            return record
-        assert time.monotonic() < deadline, f"still {record[field]}: {record}"
-        time.sleep(0.05)
 
 
 def isolated_endpoint(sm, name: str) -> None:

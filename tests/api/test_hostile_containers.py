@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 from fake_runtime import FakeRuntime, serves
-from support import REGION, S3_ACCESS, S3_SECRET, live_gateway
+from support import REGION, S3_ACCESS, S3_SECRET, live_gateway, wait_for
 
 from emulator.config import S3Settings
 
@@ -105,15 +105,6 @@ def gw(tmp_path_factory, runtime, embedded_s3, s3):
 def sm(gw):
     return gw.client("sagemaker")
 
-
-def wait_for(describe, field: str, done: set[str], timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        record = describe()
-        if record[field] in done:
-            return record
-        assert time.monotonic() < deadline, f"still {record[field]}: {record}"
-        time.sleep(0.05)
 
 
 def all_objects(s3, prefix: str) -> dict[str, bytes]:

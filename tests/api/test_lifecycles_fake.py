@@ -13,7 +13,7 @@ import time
 import boto3
 import pytest
 from fake_runtime import FakeRuntime, exits_before_ping, fails, runs_until_stopped, serves, trains
-from support import REGION, S3_ACCESS, S3_SECRET, live_gateway
+from support import REGION, S3_ACCESS, S3_SECRET, live_gateway, wait_for
 
 from emulator.config import S3Settings
 
@@ -71,15 +71,6 @@ def gw(tmp_path_factory, runtime, s3_settings, s3):
 def sm(gw):
     return gw.client("sagemaker")
 
-
-def wait_for(describe, field: str, done: set[str], timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        record = describe()
-        if record[field] in done:
-            return record
-        assert time.monotonic() < deadline, f"still {record[field]}: {record}"
-        time.sleep(0.05)
 
 
 def training(name: str, image: str, **extra) -> dict:
