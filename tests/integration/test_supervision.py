@@ -11,7 +11,7 @@ import time
 import boto3
 import pytest
 from botocore.config import Config
-from support import free_port
+from support import free_port, wait_for
 from test_cli import exported, smlocal
 
 from emulator.procs import pid_alive
@@ -73,4 +73,7 @@ def test_a_dead_s3_server_comes_back_on_its_own(instance):
         except Exception:  # noqa: BLE001 - connection refused until weed is back
             assert time.monotonic() < deadline, "the S3 server did not come back within 60 s"
             time.sleep(0.5)
-    assert json.loads((instance["data_dir"] / "runtime.json").read_text())["s3_restarts"] == before + 1
+    # the supervisor records the restart just after the new server answers, so read until it has
+    runtime = wait_for(lambda: json.loads((instance["data_dir"] / "runtime.json").read_text()),
+                       "s3_restarts", {before + 1}, timeout=10)
+    assert pid_alive(runtime["s3_pid"])
