@@ -269,6 +269,16 @@ class ContainerJob:
     def reattach(self) -> None:
         private = self.job.get("_smlocal", {})
         found = {c.labels.get("org.smlocal.host"): c for c in self.services.docker.find(self.labels())}
+        if private.get("containers") and any(c.status == "created" for c in found.values()):
+            # smlocal stopped between creating the hosts' containers and starting them: nothing ran,
+            # so the job starts over (waiting on a container that never starts would hang it)
+            log.info("%s %s: its containers were created but never started; starting it again",
+                     self.family.kind, self.name)
+            for container in found.values():
+                self.services.docker.remove(container.id)
+            self.discard_stale_workspace()
+            self.prepare()
+            return
         if not private.get("containers") or any(h not in found for h in self.hosts):
             state = self.job.get("SecondaryStatus") or self.job[self.status_field]
             raise JobFailure(

@@ -192,6 +192,26 @@ def test_a_job_whose_containers_vanished_during_a_restart_fails_with_a_reason(
                                                "its containers are gone")
 
 
+def test_a_job_whose_containers_were_created_but_never_started_starts_again(
+        tmp_path, runtime, s3_settings, s3, unique) -> None:
+    """smlocal stopped between creating a job's containers and starting them: the next start runs the
+    job from the beginning instead of waiting on a container that never starts."""
+    RELEASE.clear()
+    with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as first:
+        sm = first.client("sagemaker")
+        sm.create_training_job(**training(unique, "fake/released:1"))
+        wait_for(lambda: sm.describe_training_job(TrainingJobName=unique), "SecondaryStatus", {"Training"})
+    for container in [c for c in runtime.containers.values() if unique in c.spec.name]:
+        runtime.remove(container.id)
+        runtime.create(container.spec)   # as the first start left it: created, never started
+    assert {runtime.state(c.id).status for c in runtime.containers.values() if unique in c.spec.name} == {"created"}
+    RELEASE.set()
+    with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as second:
+        job = finished_training(second.client("sagemaker"), unique)
+        assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert not [n for n in runtime.managed() if unique in n]
+
+
 # --- processing and transform -------------------------------------------------------------------------------
 def test_processing_stages_inputs_runs_and_uploads_outputs(sm, s3, unique) -> None:
     for index in range(3):
