@@ -24,6 +24,7 @@ S3_ACCESS, S3_SECRET = "AKIASMLOCALTEST00001", "smlocal-test-secret-key-01234567
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerRole"
 
 
 _ISSUED: set[int] = set()

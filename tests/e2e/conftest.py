@@ -14,8 +14,6 @@ from tests_support_sdk import sdk_environment
 
 from emulator.cli.instance import RuntimeInfo, env_lines, write_sdk_config
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-
 
 @pytest.fixture
 def sdk(jobs_gateway, s3_server, bucket, monkeypatch, tmp_path):

@@ -7,8 +7,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import ROLE
-from support import S3_ACCESS, S3_SECRET
+from support import ROLE, S3_ACCESS, S3_SECRET
 
 pytestmark = pytest.mark.docker
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from conftest import ROLE
+from support import ROLE
 
 pytestmark = pytest.mark.docker
 CODE = Path(__file__).parent / "frameworks"

@@ -9,7 +9,7 @@ import tarfile
 import time
 
 import pytest
-from conftest import ROLE
+from support import ROLE
 
 pytestmark = pytest.mark.docker
 

@@ -11,7 +11,7 @@ import random
 import time
 
 import pytest
-from conftest import ROLE
+from support import ROLE
 
 pytestmark = pytest.mark.docker
 XGB_VERSION = "1.7-1"
