@@ -3,7 +3,8 @@
 Columns are the longest path from a step without dependencies (so every edge points right), rows
 keep the definition's order. Each step is a ``<g data-step data-status>`` box coloured by its status
 (the same classes as the status badges), linking to the job it ran when there is one; edges are
-drawn from each dependency to its dependant. A step that has not started has no status.
+drawn from each dependency to its dependant, and one that skips columns runs in the gaps between
+the boxes. A step that has not started has no status.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _edge(sx: float, sy: float, ex: float, ey: float, lanes: list[float]) -> str:
+    """A curve between neighbouring columns; an edge that skips columns runs in the gaps instead (right
+    into the gap after its source's column, along the free lane between two rows nearest to both ends,
+    then into its target's column), so it never crosses the boxes of the columns in between."""
+    if ex - sx <= GAP_X + 1:
+        mid = (sx + ex) / 2
+        return f"M{sx:.0f},{sy:.0f} C{mid:.0f},{sy:.0f} {mid:.0f},{ey:.0f} {ex:.0f},{ey:.0f}"
+    lane = min(lanes, key=lambda y: abs(y - sy) + abs(y - ey))
+    gx1, gx2 = sx + GAP_X / 2, ex - GAP_X / 2
+    return (f"M{sx:.0f},{sy:.0f} L{gx1:.0f},{sy:.0f} L{gx1:.0f},{lane:.0f} L{gx2:.0f},{lane:.0f} "
+            f"L{gx2:.0f},{ey:.0f} L{ex:.0f},{ey:.0f}")
+
+
 def render(nodes: list[Node]) -> Markup:
     if not nodes:
         return Markup("")
@@ -66,6 +80,7 @@ def render(nodes: list[Node]) -> Markup:
         place[node.name] = (PAD + col * (BOX_W + GAP_X), PAD + row * (BOX_H + GAP_Y))
     width = PAD * 2 + (max(column.values()) + 1) * (BOX_W + GAP_X) - GAP_X
     height = PAD * 2 + max(rows.values()) * (BOX_H + GAP_Y) - GAP_Y
+    lanes = [PAD + row * (BOX_H + GAP_Y) - GAP_Y / 2 for row in range(max(rows.values()) + 1)]
     parts = [f'<svg class="dag" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="Pipeline graph: {len(nodes)} steps" data-steps="{len(nodes)}">']
     for node in nodes:
@@ -74,10 +89,8 @@ def render(nodes: list[Node]) -> Markup:
             if dep not in place:
                 continue
             x1, y1 = place[dep]
-            sx, sy, ex, ey = x1 + BOX_W, y1 + BOX_H / 2, x2, y2 + BOX_H / 2
-            mid = (sx + ex) / 2
-            parts.append(f'<path class="edge" data-from="{escape(dep)}" data-to="{escape(node.name)}" '
-                         f'd="M{sx:.0f},{sy:.0f} C{mid:.0f},{sy:.0f} {mid:.0f},{ey:.0f} {ex:.0f},{ey:.0f}"/>')
+            path = _edge(x1 + BOX_W, y1 + BOX_H / 2, x2, y2 + BOX_H / 2, lanes)
+            parts.append(f'<path class="edge" data-from="{escape(dep)}" data-to="{escape(node.name)}" d="{path}"/>')
     for node in nodes:
         x, y = place[node.name]
         css = status_class(node.status) or "idle"

@@ -32,11 +32,37 @@ def test_every_step_and_dependency_is_drawn_with_its_status_and_link():
     assert '<a href="/t"><g class="step busy" data-step="Train"' in svg
     assert svg.count("<a href=") == 2
     # every edge points right: its end x is beyond its start x
-    for start, end in re.findall(r'd="M(\d+),\d+ C[^ ]+ [^ ]+ (\d+),\d+"', svg):
-        assert int(end) > int(start)
+    for path in re.findall(r'class="edge"[^>]* d="([^"]+)"', svg):
+        points = [tuple(map(int, xy.split(","))) for xy in re.findall(r"-?\d+,-?\d+", path)]
+        assert points[-1][0] > points[0][0]
 
 
 def test_names_are_escaped_and_an_empty_pipeline_draws_nothing():
     assert str(render([])) == ""
     svg = str(render([Node("<script>", "Fail", note="<b>")]))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "<b>" not in svg
+
+
+def _boxes(svg: str) -> dict[str, tuple[int, int, int, int]]:
+    return {name: (int(x), int(y), int(x) + int(w), int(y) + int(h)) for name, x, y, w, h in re.findall(
+        r'data-step="([^"]+)"[^>]*><title>[^<]*</title><rect x="(\d+)" y="(\d+)" width="(\d+)" height="(\d+)"',
+        svg)}
+
+
+def test_an_edge_that_skips_columns_goes_around_the_boxes_between():
+    # Preprocess (column 0) -> Evaluate (column 2) passes column 1, where Train and a second step sit
+    graph = [Node("Preprocess", "Processing"), Node("Train", "Training", {"Preprocess"}),
+             Node("Other", "Processing", {"Preprocess"}), Node("Evaluate", "Processing", {"Train", "Preprocess"})]
+    svg = str(render(graph))
+    boxes = _boxes(svg)
+    path = re.search(r'data-from="Preprocess" data-to="Evaluate" d="([^"]+)"', svg).group(1)
+    assert path.startswith("M") and " C" not in path
+    points = [tuple(map(int, xy.split(","))) for xy in re.findall(r"(\d+,\d+)", path)]
+    assert points[0] == (boxes["Preprocess"][2], (boxes["Preprocess"][1] + boxes["Preprocess"][3]) // 2)
+    assert points[-1] == (boxes["Evaluate"][0], (boxes["Evaluate"][1] + boxes["Evaluate"][3]) // 2)
+    for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
+        assert ax == bx or ay == by                     # straight segments
+        for name in ("Train", "Other"):
+            left, top, right, bottom = boxes[name]
+            crosses = (min(ax, bx) < right and max(ax, bx) > left and min(ay, by) < bottom and max(ay, by) > top)
+            assert not crosses, f"segment {(ax, ay)}-{(bx, by)} crosses {name}'s box {boxes[name]}"
