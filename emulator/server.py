@@ -96,8 +96,8 @@ def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emu
     runtime = containers if containers is not None else DockerEngine()
     s3 = S3Client(settings.s3, settings.region) if settings.s3 else None
     metrics = MetricStore(db)
-    jobs = JobRuntime(JobServices(ctx, log_store, metrics, runtime, s3))
     hosting = HostingRuntime(ctx, HostingServices(settings, runtime, log_store, s3))
+    jobs = JobRuntime(JobServices(ctx, log_store, metrics, runtime, s3, deployer=hosting))
     hold = FirstDescribeWait(settings.sdk_describe_wait)
     job_families = tuple(kind.family for kind in jobs.kinds.values())
     services = {

@@ -15,9 +15,12 @@ from typing import Any
 from emulator.errors import ValidationException
 
 VERSIONS = ("2020-12-01",)
+FOR_EACH_WHY = "it fans its body steps out over a list of items at run time"
+FUNCTION_STEP_WHY = ("its training job runs the SageMaker Python SDK's remote-function driver (job_driver.sh), "
+                     "which needs the SDK inside the image and unpickles the function from S3")
 # the step types smlocal runs
 RUNNABLE = frozenset({"Processing", "Training", "Transform", "Model", "CreateModel", "RegisterModel",
-                      "Condition", "Fail", "Tuning"})
+                      "Condition", "Fail", "Tuning", "EndpointConfig", "Endpoint"})
 # step types SageMaker accepts in a definition that smlocal cannot run: the step fails with a reason
 NOT_RUNNABLE = {
     "Lambda": "it invokes an AWS Lambda function",
@@ -28,8 +31,12 @@ NOT_RUNNABLE = {
     "ClarifyCheck": "it runs a SageMaker Clarify job",
     "AutoML": "it runs a SageMaker Autopilot job",
     "NotebookJob": "it runs a notebook job",
-    "Endpoint": "it creates an endpoint from a pipeline",
-    "EndpointConfig": "it creates an endpoint configuration from a pipeline",
+    # SDK 3 (sagemaker.mlops.workflow) step types
+    "InferenceComponent": "it creates an inference component, which smlocal's endpoints do not host",
+    "Lineage": "it writes SageMaker ML Lineage Tracking entities",
+    "Job": "it runs a generic SageMaker job step",
+    "Cleanup": "it deletes resources after the execution",
+    "ForEach": FOR_EACH_WHY,
 }
 PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
 CONDITION_TYPES = ("Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo", "In", "Not",
@@ -63,10 +70,26 @@ class Definition:
         """Why smlocal cannot run ``step`` (it then fails with this reason), or None."""
         if step.type in RUNNABLE:
             if step.type == "Training" and _is_function_step(step):
-                return _not_runnable(step.name, "Training (a @step function)",
-                                     "it runs a Python function serialized by the SDK")
+                return _not_runnable(step.name, "Training (a @step function)", FUNCTION_STEP_WHY)
             return None
         return _not_runnable(step.name, step.type, NOT_RUNNABLE.get(step.type, "smlocal does not run it"))
+
+    def start_problem(self, selected: set[str] | None = None) -> str | None:
+        """Why smlocal refuses StartPipelineExecution (None: it starts): a ``@step`` function step or a
+        ForEach step among the steps that would run (``selected``: a selective execution's steps). These
+        are refused up front rather than failing when reached, as smlocal can never run them and the
+        steps before them would run for nothing."""
+        for step in self.steps.values():
+            if selected is not None and step.name not in selected:
+                continue
+            if step.type == "Training" and _is_function_step(step):
+                return (f"Step {step.name} is a @step function step, which smlocal does not run: "
+                        f"{FUNCTION_STEP_WHY}. Run the function's code as a script in a ProcessingStep or "
+                        "TrainingStep instead (see docs/pipelines.md).")
+            if step.type == "ForEach":
+                return (f"Step {step.name} is a ForEach step, which smlocal does not run: {FOR_EACH_WHY}. "
+                        "Define one step per item instead (see docs/pipelines.md).")
+        return None
 
 
 def _is_function_step(step: Step) -> bool:
@@ -147,13 +170,15 @@ def _collect(spec: Any, steps: dict[str, Step], parent: str | None, branch: bool
 
 
 def references(value: Any) -> Iterator[str]:
-    """Every ``Get`` path inside ``value`` (condition branches excluded: they are steps of their own)."""
+    """Every ``Get`` path inside ``value`` (condition branches excluded: they are steps of their own; so is a
+    ForEach step's body and selector, whose ``ForEach.CurrentItem`` and ``IterationOutput`` paths only exist
+    in its fan-out, which smlocal refuses at StartPipelineExecution)."""
     if isinstance(value, dict):
         if set(value) == {"Get"} and isinstance(value["Get"], str):
             yield value["Get"]
             return
         for key, item in value.items():
-            if key not in ("IfSteps", "ElseSteps"):
+            if key not in ("IfSteps", "ElseSteps", "ForEachBody", "Selector"):
                 yield from references(item)
     elif isinstance(value, list):
         for item in value:

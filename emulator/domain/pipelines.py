@@ -181,8 +181,13 @@ def start(ctx: Context, params: dict[str, Any], launcher: JobLauncher) -> dict[s
     version = _pick_version(pipeline, params.get("PipelineVersionId"))
     definition = pd.parse(version["definition"])
     parameters = pd.execution_parameters(definition, params.get("PipelineParameters") or [])
+    selected: set[str] | None = None
     if params.get("SelectiveExecutionConfig"):
         _check_selective(ctx, params["SelectiveExecutionConfig"], pipeline, definition)
+        selected = {s["StepName"] for s in params["SelectiveExecutionConfig"].get("SelectedSteps") or []}
+    problem = definition.start_problem(selected)
+    if problem:
+        raise ValidationException(problem)
     ident = _new_id()
     arn = f"{pipeline['PipelineArn']}/execution/{ident}"
     now = time.time()

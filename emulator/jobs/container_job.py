@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from emulator import images, instances
 from emulator.config import Settings
 from emulator.domain.lifecycle import JobLifecycle, JobStatus
-from emulator.domain.ports import JobLauncher
+from emulator.domain.ports import EndpointDeployer, JobLauncher
 from emulator.domain.records import Context, Records
 from emulator.infra.containers import ContainerError, ContainerRuntime, ContainerSpec
 from emulator.infra.log_pump import LogPump
@@ -57,7 +57,8 @@ class Stopped(Exception):
 @dataclass
 class JobServices:
     """Everything a job runner needs: durable state, the container runtime (Docker, or the tests'
-    in-memory fake) and S3; ``launcher`` (the job runtime itself) for runners that start other jobs."""
+    in-memory fake) and S3; ``launcher`` (the job runtime itself) for runners that start other jobs,
+    ``deployer`` (the hosting runtime) for those that create endpoints."""
 
     ctx: Context
     logs: LogStore
@@ -65,6 +66,7 @@ class JobServices:
     docker: ContainerRuntime
     s3: S3Client | None
     launcher: JobLauncher | None = None
+    deployer: EndpointDeployer | None = None   # the hosting runtime, for pipelines' Endpoint steps
 
     @property
     def settings(self) -> Settings:

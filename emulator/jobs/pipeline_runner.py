@@ -3,7 +3,8 @@
 A job kind that starts no containers (``pooled=False``, like tuning): it runs on its own thread, creates
 each step's job through the same domain create functions as the API (``domain.processing.create``,
 ``training.create``, ``transform.create``, ``tuning.create``, ``models.create``,
-``model_packages.create_package``) and polls the jobs' records. Every step change is one committed
+``model_packages.create_package``, ``endpoint_configs.create``, ``endpoints.create`` / ``update``) and polls
+the jobs' and endpoints' records. Every step change is one committed
 write to the execution record, so a gateway restart resumes from the step records: a step whose job
 was created goes on waiting for that job (which the job runtime reattached like any job), a step
 that had not created its job yet creates it under the name it recorded.
@@ -21,9 +22,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from emulator.domain import model_packages, models, pipelines, processing, training, transform, tuning
+from emulator.domain import (
+    endpoint_configs,
+    endpoints,
+    model_packages,
+    models,
+    pipelines,
+    processing,
+    training,
+    transform,
+    tuning,
+)
 from emulator.domain import pipeline_definition as pd
 from emulator.domain.families import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
     MODEL,
     MODEL_PACKAGE,
     MODEL_PACKAGE_GROUP,
@@ -33,7 +46,7 @@ from emulator.domain.families import (
     TRANSFORM_JOB,
     TUNING_JOB,
 )
-from emulator.domain.lifecycle import BY_FAMILY, PIPELINE_RUN, STEP_ACTIVE, JobStatus, StepStatus
+from emulator.domain.lifecycle import BY_FAMILY, PIPELINE_RUN, STEP_ACTIVE, EndpointStatus, JobStatus, StepStatus
 from emulator.domain.records import Records
 from emulator.errors import ServiceError
 from emulator.infra import s3_objects
@@ -57,6 +70,9 @@ STOPPERS: dict[str, Callable[..., Any]] = {
     PROCESSING_JOB.kind: processing.stop, TRAINING_JOB.kind: training.stop,
     TRANSFORM_JOB.kind: transform.stop, TUNING_JOB.kind: tuning.stop,
 }
+# what an Endpoint step passes on to UpdateEndpoint when its endpoint exists
+UPDATE_MEMBERS = ("EndpointName", "EndpointConfigName", "RetainAllVariantProperties",
+                  "ExcludeRetainedVariantProperties", "DeploymentConfig", "RetainDeploymentConfig")
 FAMILIES = {f.kind: f for f in (PROCESSING_JOB, TRAINING_JOB, TRANSFORM_JOB, TUNING_JOB, MODEL, MODEL_PACKAGE)}
 
 
@@ -338,6 +354,12 @@ class PipelineRun:
                 if record.get("ModelPackageVersion") else record["ModelPackageName"]
             self.succeed(step.name, {"RegisterModel": {"Arn": record["ModelPackageArn"]}},
                          ref=(MODEL_PACKAGE.kind, key))
+        elif step.type == "EndpointConfig":
+            record = self.call(lambda: endpoint_configs.create(self.ctx, arguments))
+            self.succeed(step.name, {"EndpointConfig": {"Arn": record["EndpointConfigArn"]}},
+                         ref=(ENDPOINT_CONFIG.kind, record["EndpointConfigName"]))
+        elif step.type == "Endpoint":
+            self.deploy(step, arguments)
 
     def call(self, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
@@ -355,6 +377,43 @@ class PipelineRun:
             except ServiceError as exc:   # created meanwhile by another step
                 log.debug("model package group %s: %s", group, exc)
         return self.call(lambda: model_packages.create_package(self.ctx, arguments))
+
+    def deploy(self, step: pd.Step, arguments: dict[str, Any]) -> None:
+        """An Endpoint step: CreateEndpoint, or UpdateEndpoint when the endpoint exists (as the SDK 3
+        ``EndpointStep`` documents), then the step waits until the endpoint is InService (inferred: the
+        step succeeds with the endpoint in service, fails with its FailureReason)."""
+        deployer = self.services.deployer
+        assert deployer is not None, "server.build sets JobServices.deployer"
+        name = arguments.get("EndpointName")
+        if not name:
+            raise StepFailed("ValidationException: the Endpoint step's arguments have no EndpointName.")
+        existing = self.ctx.store.get(ENDPOINT.kind, name)
+        resumed = self.steps.get(step.name, {}).get("_smlocal", {}).get("endpoint") == name
+        self.set_step(step.name, _smlocal={"endpoint": name})
+        if existing is None:
+            self.call(lambda: endpoints.create(self.ctx, arguments, deployer))
+        elif not (resumed and existing["EndpointStatus"] in (EndpointStatus.CREATING, EndpointStatus.UPDATING)):
+            # (resumed: smlocal stopped after this step's own Create or Update, which goes on)
+            update: dict[str, Any] = {k: arguments[k] for k in UPDATE_MEMBERS if k in arguments}
+            self.call(lambda: endpoints.update(self.ctx, update, deployer))
+        record = self.ctx.store.get(ENDPOINT.kind, name)
+        assert record is not None
+        self.set_step(step.name, StepStatus=StepStatus.EXECUTING.value,
+                      Metadata={"Endpoint": {"Arn": record["EndpointArn"]}},
+                      _smlocal={"ref": {"kind": ENDPOINT.kind, "name": record["EndpointName"]}})
+
+    def follow_endpoint(self, name: str, endpoint: str) -> None:
+        record = self.ctx.store.get(ENDPOINT.kind, endpoint)
+        status = record["EndpointStatus"] if record else EndpointStatus.DELETING
+        if self.stopping:   # inferred: SageMaker cannot stop an endpoint's creation; the step stops waiting
+            self.set_step(name, StepStatus=StepStatus.STOPPED.value, EndTime=time.time())
+        elif status == EndpointStatus.IN_SERVICE:
+            self.set_step(name, StepStatus=StepStatus.SUCCEEDED.value, EndTime=time.time())
+        elif status == EndpointStatus.FAILED:
+            assert record is not None
+            self.fail_step(name, str(record.get("FailureReason") or f"Endpoint {endpoint} failed."))
+        elif status == EndpointStatus.DELETING:
+            self.fail_step(name, f"The endpoint {endpoint} of this step was deleted.")
 
     def create_job(self, step: pd.Step, arguments: dict[str, Any]) -> None:
         kind, create, member = JOB_STEPS[step.type]
@@ -395,7 +454,7 @@ class PipelineRun:
             log.info("pipeline execution %s: step %s attempt %d failed (%s); retrying in %.1f s", self.ident, name,
                      attempt, kind, delay)
             self.set_step(name, StepStatus=StepStatus.STARTING.value,
-                          _smlocal={"retry_at": time.time() + delay, "job": None, "ref": None})
+                          _smlocal={"retry_at": time.time() + delay, "job": None, "ref": None, "endpoint": None})
             return
         self.set_step(name, StepStatus=StepStatus.FAILED.value, EndTime=time.time(), FailureReason=reason[:3072])
 
@@ -456,6 +515,9 @@ class PipelineRun:
     def advance(self, name: str, step: dict[str, Any]) -> None:
         private = step.get("_smlocal", {})
         job = private.get("job")
+        if step["StepStatus"] != StepStatus.STARTING and private.get("endpoint"):
+            self.follow_endpoint(name, private["endpoint"])
+            return
         if step["StepStatus"] == StepStatus.STARTING:
             if private.get("retry_at") and time.time() < private["retry_at"] and not self.stopping:
                 return

@@ -1217,6 +1217,25 @@ def _(c, name):
         pipelines.delete(c.domain, {"PipelineName": name})
     err = info.value
     return (err.code, err.status, err.message), {"<arn>": arn("pipeline", name.lower())}
+@case("PL14")
+def _(c, name):
+    function_step = {"Name": "Fn", "Type": "Training", "Arguments": {"AlgorithmSpecification": {
+        "TrainingImage": "img", "TrainingInputMode": "File",
+        "ContainerEntrypoint": ["/bin/bash", "/opt/ml/input/data/sagemaker_remote_function_bootstrap/job_driver.sh"],
+        "ContainerArguments": ["--pipeline_step_name", "Fn"]}}}
+    _create_pipeline(c, name, _pipeline_body([function_step]))
+    return client_error(c.sm.start_pipeline_execution, PipelineName=name), {"<name>": "Fn"}
+
+
+@case("PL15")
+def _(c, name):
+    for_each = {"Name": "Fan", "Type": "ForEach", "Arguments": {
+        "IterableItems": ["a", "b"], "MaxConcurrency": 2,
+        "ForEachBody": [_processing_step("Item", Arguments={"Environment": {"X": {"Get": "ForEach.CurrentItem"}}})]}}
+    _create_pipeline(c, name, _pipeline_body([for_each]))
+    return client_error(c.sm.start_pipeline_execution, PipelineName=name), {"<name>": "Fan"}
+
+
 # --- authentication, Host and origin ---------------------------------------------------------------
 def _client_with(c, service: str, access: str = S3_ACCESS, secret: str = S3_SECRET, **config):
     return boto3.client(service, endpoint_url=c.url, region_name="us-east-1", aws_access_key_id=access,

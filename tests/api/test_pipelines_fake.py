@@ -1,7 +1,8 @@
 """SageMaker Pipelines on the in-memory container runtime, through boto3: a pipeline with parameters,
 Processing -> Training -> evaluation Processing with a PropertyFile -> Condition (Std:JsonGet) ->
 RegisterModel + Model + Transform, or Fail; validation of definitions; caching; Stop; Retry; a restart
-of the gateway mid-execution; step types smlocal does not run."""
+of the gateway mid-execution; EndpointConfig and Endpoint steps (create, then update); step types smlocal
+does not run, and the @step function and ForEach steps it refuses at StartPipelineExecution."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 import boto3
 import botocore.exceptions
 import pytest
-from fake_runtime import FakeRuntime, fails, runs_until_stopped, serves, trains
+from fake_runtime import FakeRuntime, exits_before_ping, fails, runs_until_stopped, serves, trains
 from support import REGION, S3_ACCESS, S3_SECRET, live_gateway
 
 from emulator.config import S3Settings
@@ -63,7 +64,7 @@ def runtime() -> FakeRuntime:
         "fake/fails:1": fails(), "fake/waits:1": runs_until_stopped(),
         "fake/released:1": runs_until_stopped(release=RELEASE), "fake/flaky:1": _flaky,
         "fake/serves:1": serves(), "fake/noop:1": lambda process: 0,
-        "fake/scores:1": _scores})
+        "fake/scores:1": _scores, "fake/crashes:1": exits_before_ping()})
 
 
 @pytest.fixture(scope="module")
@@ -559,3 +560,115 @@ def test_the_sdks_tuning_step_and_get_top_model_s3_uri(gw, s3_settings, sm, uniq
     created = sm.describe_model(ModelName=found["Best-CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1])
     assert created["PrimaryContainer"]["ModelDataUrl"] == \
         f"s3://{BUCKET}/{unique}/tuning/{top['TrainingJobName']}/output/model.tar.gz"
+
+
+# --- SDK 3's newer step types ---------------------------------------------------------------------------
+def deploy_definition(endpoint: str, image: str = "fake/serves:1") -> dict:
+    """Train -> Model -> EndpointConfig -> Endpoint -> a Condition on the endpoint's properties (the shape
+    SDK 3's ``EndpointConfigStep`` / ``EndpointStep`` emit: the CreateEndpointConfig / CreateEndpoint
+    requests as Arguments)."""
+    train = {"Name": "Train", "Type": "Training", "Arguments": {
+        "RoleArn": ROLE, "AlgorithmSpecification": {"TrainingImage": "fake/trains:1", "TrainingInputMode": "File"},
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/{endpoint}/model"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600}}}
+    model = {"Name": "MakeModel", "Type": "Model", "Arguments": {"ExecutionRoleArn": ROLE, "PrimaryContainer": {
+        "Image": image, "ModelDataUrl": get("Steps.Train.ModelArtifacts.S3ModelArtifacts")}}}
+    config = {"Name": "Config", "Type": "EndpointConfig", "Arguments": {
+        "EndpointConfigName": join(endpoint[:40], get("Execution.PipelineExecutionId"), on="-"),
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": get("Steps.MakeModel.ModelName"),
+                                "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]}}
+    deploy = {"Name": "Deploy", "Type": "Endpoint", "Arguments": {
+        "EndpointName": endpoint, "EndpointConfigName": get("Steps.Config.EndpointConfigName")}}
+    live = {"Name": "Live", "Type": "Condition", "Arguments": {
+        "Conditions": [{"Type": "Equals", "LeftValue": get("Steps.Deploy.EndpointStatus"), "RightValue": "InService"}],
+        "IfSteps": [], "ElseSteps": []}}
+    return {"Version": "2020-12-01", "Steps": [train, model, config, deploy, live]}
+
+
+def test_endpoint_config_and_endpoint_steps_create_then_update_the_endpoint(gw, sm, unique) -> None:
+    create(sm, unique, deploy_definition(unique))
+    first = sm.start_pipeline_execution(PipelineName=unique)["PipelineExecutionArn"]
+    assert wait(sm, first)["PipelineExecutionStatus"] == "Succeeded", steps(sm, first)
+    found = steps(sm, first)
+    endpoint = sm.describe_endpoint(EndpointName=unique)
+    assert endpoint["EndpointStatus"] == "InService"
+    assert found["Deploy"]["Metadata"] == {"Endpoint": {"Arn": endpoint["EndpointArn"]}}
+    config_name = f"{unique[:40]}-{first.rsplit('/', 1)[1]}"
+    assert endpoint["EndpointConfigName"] == config_name
+    config = sm.describe_endpoint_config(EndpointConfigName=config_name)
+    assert found["Config"]["Metadata"] == {"EndpointConfig": {"Arn": config["EndpointConfigArn"]}}
+    model_arn = found["MakeModel"]["Metadata"]["Model"]["Arn"]
+    assert config["ProductionVariants"][0]["ModelName"].lower() == model_arn.rsplit("/", 1)[1]
+    assert found["Live"]["Metadata"]["Condition"]["Outcome"] == "True"    # the step's properties: DescribeEndpoint
+    assert found["Deploy"]["StartTime"] >= found["Config"]["EndTime"]
+    answer = gw.client("sagemaker-runtime").invoke_endpoint(EndpointName=unique, Body=b"hi", ContentType="text/plain")
+    assert answer["Body"].read() == b"echo:hi"
+
+    # a second execution: the endpoint exists, so the Endpoint step updates it to the new configuration
+    second = sm.start_pipeline_execution(PipelineName=unique)["PipelineExecutionArn"]
+    assert wait(sm, second)["PipelineExecutionStatus"] == "Succeeded", steps(sm, second)
+    updated = sm.describe_endpoint(EndpointName=unique)
+    assert updated["EndpointStatus"] == "InService"
+    assert updated["EndpointConfigName"] == f"{unique[:40]}-{second.rsplit('/', 1)[1]}"
+    assert updated["EndpointArn"] == endpoint["EndpointArn"]
+    sm.delete_endpoint(EndpointName=unique)
+
+
+def test_an_endpoint_step_whose_endpoint_fails_fails_with_its_reason(sm, unique) -> None:
+    create(sm, unique, deploy_definition(unique, image="fake/crashes:1"))
+    arn = sm.start_pipeline_execution(PipelineName=unique)["PipelineExecutionArn"]
+    record = wait(sm, arn)
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert record["FailureReason"] == "Step failure: One or multiple steps failed."
+    found = steps(sm, arn)
+    endpoint = sm.describe_endpoint(EndpointName=unique)
+    assert endpoint["EndpointStatus"] == "Failed"
+    assert found["Deploy"]["StepStatus"] == "Failed"
+    assert found["Deploy"]["FailureReason"] == endpoint["FailureReason"]
+    assert "Live" not in found
+    sm.delete_endpoint(EndpointName=unique)
+
+
+FUNCTION_STEP = {"Name": "Fn", "Type": "Training", "Arguments": {
+    "RoleArn": ROLE, "AlgorithmSpecification": {
+        "TrainingImage": "fake/trains:1", "TrainingInputMode": "File",
+        "ContainerEntrypoint": ["/bin/bash", "/opt/ml/input/data/sagemaker_remote_function_bootstrap/job_driver.sh"],
+        "ContainerArguments": ["--s3_base_uri", f"s3://{BUCKET}/fn", "--pipeline_step_name", "Fn"]},
+    "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/fn"},
+    "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 600}}}
+FOR_EACH = {"Name": "Fan", "Type": "ForEach", "Arguments": {
+    "IterableItems": ["a", "b"], "MaxConcurrency": 2,
+    "Selector": {"Pick": "MaxBy", "Field": get("IterationOutput.Item.ProcessingJobStatus")},
+    "ForEachBody": [{"Name": "Item", "Type": "Processing", "Arguments": {
+        "RoleArn": ROLE, "AppSpecification": {"ImageUri": "fake/noop:1"}, "ProcessingResources": CLUSTER,
+        "Environment": {"ITEM": get("ForEach.CurrentItem")}}}]}}
+
+
+def test_a_function_step_and_a_for_each_step_are_refused_at_start_and_nothing_runs(sm, unique) -> None:
+    prep = {"Name": "Before", "Type": "Processing", "Arguments": {
+        "RoleArn": ROLE, "AppSpecification": {"ImageUri": "fake/noop:1"}, "ProcessingResources": CLUSTER}}
+    for step, message in [
+        (FUNCTION_STEP, "Step Fn is a @step function step, which smlocal does not run: its training job runs the "
+                        "SageMaker Python SDK's remote-function driver (job_driver.sh), which needs the SDK inside "
+                        "the image and unpickles the function from S3. Run the function's code as a script in a "
+                        "ProcessingStep or TrainingStep instead (see docs/pipelines.md)."),
+        (FOR_EACH, "Step Fan is a ForEach step, which smlocal does not run: it fans its body steps out over a list "
+                   "of items at run time. Define one step per item instead (see docs/pipelines.md).")]:
+        name = f"{unique[:50]}-{step['Type'].lower()}"
+        create(sm, name, {"Version": "2020-12-01", "Steps": [prep, {**step, "DependsOn": ["Before"]}]})
+        assert error(sm.start_pipeline_execution, PipelineName=name) == ("ValidationException", message)
+        assert sm.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"] == []
+
+
+def test_sdk3_step_types_smlocal_does_not_run_are_accepted_and_fail_naming_the_step(sm, unique) -> None:
+    body = {"Version": "2020-12-01", "Steps": [{"Name": "Component", "Type": "InferenceComponent", "Arguments": {
+        "InferenceComponentName": "ic", "EndpointName": "e", "VariantName": "v", "Specification": {}}}]}
+    create(sm, unique, body)
+    arn = sm.start_pipeline_execution(PipelineName=unique)["PipelineExecutionArn"]
+    assert wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
+    assert steps(sm, arn)["Component"]["FailureReason"] == (
+        "Step Component has type InferenceComponent, which smlocal does not run (it creates an inference "
+        "component, which smlocal's endpoints do not host); see docs/pipelines.md for the step types smlocal "
+        "executes.")
