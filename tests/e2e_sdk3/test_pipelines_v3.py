@@ -131,9 +131,11 @@ def test_v3_pipeline_processing_training_condition_registry_and_endpoint(
     assert all(s["StepStatus"] == "Succeeded" for s in steps.values())
     assert steps["Check"]["Metadata"]["Condition"]["Outcome"] == "True"
 
-    training = sm.describe_training_job(TrainingJobName=steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1])
+    training = sm.describe_training_job(
+        TrainingJobName=steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1])
     assert training["TrainingJobStatus"] == "Completed" and training["HyperParameters"]["mode"] == "ok"
-    assert training["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{bucket}/{unique}/prep"
+    channel = training["InputDataConfig"][0]["DataSource"]["S3DataSource"]
+    assert channel["S3Uri"] == f"s3://{bucket}/{unique}/prep"
     assert s3.get_object(Bucket=bucket, Key=f"{unique}/prep/train.csv")["Body"].read() == b"1,2\n3,4\n5,6\n"
     report = json.loads(s3.get_object(Bucket=bucket, Key=f"{unique}/evaluation/evaluation.json")["Body"].read())
     assert report["regression_metrics"]["mse"]["value"] == 0.2 and report["model_files"]
