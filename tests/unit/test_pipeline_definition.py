@@ -134,6 +134,26 @@ def test_steps_smlocal_does_not_run_have_a_reason_naming_them() -> None:
     assert reason is not None and reason.startswith("Step Hook has type Callback, which smlocal does not run")
 
 
+def test_function_and_for_each_steps_are_start_problems_unless_a_selective_execution_skips_them() -> None:
+    function = _step("Fn", "Training", Arguments={"AlgorithmSpecification": {
+        "ContainerArguments": ["--s3_base_uri", "s3://b/p", "--pipeline_step_name", "Fn"]}})
+    body = _step("Item", Arguments={"Environment": {"X": {"Get": "ForEach.CurrentItem.name"}},
+                                    "In": {"Get": "Steps.Prep.ProcessingJobName"}})
+    for_each = _step("Fan", "ForEach", Arguments={
+        "IterableItems": {"Get": "Parameters.Items"}, "MaxConcurrency": 2, "ForEachBody": [body],
+        "Selector": {"Pick": "MaxBy", "Field": {"Get": "IterationOutput.Item.ProcessingJobStatus"}}})
+    after = _step("After", Arguments={"In": {"Get": "Steps.Fan.IterationOutputs[0].Item.ProcessingJobName"}})
+    definition = pd.parse(_definition([_step("Prep"), function, for_each, after],
+                                      [{"Name": "Items", "Type": "String", "DefaultValue": '["a"]'}]))
+    assert definition.steps["After"].depends == {"Fan"}          # the body's own Gets are not the graph's
+    assert (definition.start_problem() or "").startswith("Step Fn is a @step function step, which smlocal does not")
+    assert (definition.start_problem({"Fan", "After"}) or "").startswith(
+        "Step Fan is a ForEach step, which smlocal does not run: it fans its body steps out")
+    assert definition.start_problem({"Prep", "After"}) is None
+    assert pd.parse(_definition([_step("Prep"), _step("Up", "Endpoint"), _step("Cfg", "EndpointConfig")])) \
+        .start_problem() is None
+
+
 def test_job_names_retry_backoff_and_cache_expiry() -> None:
     name = runner.job_name("abcdefghijkl", "Train_the model" + "x" * 80)
     assert name.startswith("pipelines-abcdefghijkl-Train-the-model") and len(name) <= 63
