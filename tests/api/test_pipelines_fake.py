@@ -672,3 +672,21 @@ def test_sdk3_step_types_smlocal_does_not_run_are_accepted_and_fail_naming_the_s
         "Step Component has type InferenceComponent, which smlocal does not run (it creates an inference "
         "component, which smlocal's endpoints do not host); see docs/pipelines.md for the step types smlocal "
         "executes.")
+
+
+def test_stop_while_an_endpoint_step_waits_stops_the_step_and_leaves_the_endpoint(sm, unique) -> None:
+    RELEASE.clear()
+    create(sm, unique, deploy_definition(unique, image="fake/released:1"))    # never answers /ping
+    arn = sm.start_pipeline_execution(PipelineName=unique)["PipelineExecutionArn"]
+    deploy = wait_step(sm, arn, "Deploy", "Executing")
+    assert sm.describe_endpoint(EndpointName=unique)["EndpointStatus"] == "Creating"
+    assert deploy["Metadata"]["Endpoint"]["Arn"] == sm.describe_endpoint(EndpointName=unique)["EndpointArn"]
+    sm.stop_pipeline_execution(PipelineExecutionArn=arn)
+    assert wait(sm, arn)["PipelineExecutionStatus"] == "Stopped"
+    assert steps(sm, arn)["Deploy"]["StepStatus"] == "Stopped"
+    RELEASE.set()        # the container exits without passing /ping: the endpoint fails on its own
+    deadline = time.monotonic() + 60
+    while sm.describe_endpoint(EndpointName=unique)["EndpointStatus"] != "Failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    sm.delete_endpoint(EndpointName=unique)
