@@ -690,3 +690,22 @@ def test_stop_while_an_endpoint_step_waits_stops_the_step_and_leaves_the_endpoin
         assert time.monotonic() < deadline
         time.sleep(0.1)
     sm.delete_endpoint(EndpointName=unique)
+
+
+def test_an_endpoint_step_goes_on_waiting_across_a_gateway_restart(tmp_path, runtime, s3_settings, s3, unique) -> None:
+    RELEASE.clear()
+    with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as first:
+        sm = first.client("sagemaker")
+        create(sm, unique, deploy_definition(unique, image="fake/released:1"))
+        arn = sm.start_pipeline_execution(PipelineName=unique)["PipelineExecutionArn"]
+        wait_step(sm, arn, "Deploy", "Executing")
+    with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as second:
+        sm = second.client("sagemaker")
+        assert steps(sm, arn)["Deploy"]["StepStatus"] == "Executing"
+        RELEASE.set()
+        assert wait(sm, arn)["PipelineExecutionStatus"] == "Failed"
+        endpoint = sm.describe_endpoint(EndpointName=unique)
+        assert endpoint["EndpointStatus"] == "Failed"
+        assert steps(sm, arn)["Deploy"]["FailureReason"] == endpoint["FailureReason"]
+        assert [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]] == [unique]
+        sm.delete_endpoint(EndpointName=unique)
