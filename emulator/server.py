@@ -17,6 +17,7 @@ from emulator.api.dispatch import Service
 from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
 from emulator.api.guard import RequestGuard
+from emulator.api.invoke_proxy import InvocationProxy
 from emulator.api.s3proxy import S3Proxy
 from emulator.cloudwatch.service import CloudWatchOps
 from emulator.config import Settings, served_names
@@ -149,4 +150,5 @@ def create(settings: Settings, containers: ContainerRuntime | None = None) -> tu
     app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup, console=console)
     guarded = RequestGuard(InvocationFastPath(app, gateway), served_names(settings, settings.extra_hosts),
                            settings.cors_origins, settings.max_s3_body_bytes)
+    guarded.raw_invocations = InvocationProxy(gateway, guarded.names)
     return guarded, emulator

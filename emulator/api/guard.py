@@ -51,6 +51,9 @@ class RequestGuard:
         self.max_s3_body = max_s3_body
         self.names = frozenset(names)
         self.origins = frozenset(o.strip().rstrip("/").lower() for o in cors_origins)
+        # api/invoke_proxy.py's InvocationProxy when the composition root installs one: uvicorn's protocol
+        # (api/limits.py) finds it here and serves plain invocations with it, after the same Host/Origin checks
+        self.raw_invocations: object | None = None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] == CONSOLE_PREFIX or \

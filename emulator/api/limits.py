@@ -13,6 +13,10 @@ the server buffer megabytes of headers. ``guarded_protocol`` returns uvicorn's p
 Keep-alive connections close after ``keep_alive_timeout`` idle seconds (uvicorn's own timer). Body
 sizes are capped per protocol by the gateway (``max_body_bytes``) and, for S3, by
 ``api/guard.py`` (S3's 5 GiB single-upload limit).
+
+The same protocol serves plain ``InvokeEndpoint`` requests itself, without the ASGI application,
+when the application carries an ``InvocationProxy`` (``api/invoke_proxy.py``); the limits above
+apply to them in the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from emulator.api import invoke_proxy
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -40,6 +46,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_headers = True
         self._body_done = True
         self._timer: asyncio.TimerHandle | None = None
+        self._proxy = invoke_proxy.find_proxy(self.app)
+        self._raw: invoke_proxy.RawInvocation | None = None
         self._arm(self.header_timeout, self._headers_too_slow)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -88,6 +96,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(431, f"The request line and headers exceed {self.max_header_bytes} bytes.")
 
     def on_message_begin(self) -> None:
+        self._raw = None
         super().on_message_begin()
         self._fields = 0
         self._body_done = False
@@ -110,12 +119,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._in_headers = False
         self._arm(self.body_timeout, self._body_too_slow)
+        proxy, parser = self._proxy, self.parser
+        if proxy is not None and (self.cycle is None or self.cycle.response_complete) and not self.pipeline \
+                and self.limit_concurrency is None and parser.get_method() == b"POST" and not parser.should_upgrade():
+            raw = proxy.accept(self.url, self.headers, parser.get_http_version() != "1.0" and parser.should_keep_alive())
+            if raw is not None:           # served by the proxy: no ASGI cycle (it stands in for one)
+                self._raw = raw
+                self.cycle = raw  # type: ignore[assignment]
+                return
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
         if self._oversized:
             return
         self._arm(self.body_timeout, self._body_too_slow)
+        if self._raw is not None:
+            self._raw.chunks.append(body)
+            return
         super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -123,6 +143,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._disarm()
         self._body_done = True
+        if self._raw is not None and self._proxy is not None:
+            invoke_proxy.start(self, self._proxy, self._raw)
+            return
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
