@@ -5,11 +5,12 @@ records are seeded, instrumentation is switched on, the counters are zeroed, one
 requests of an operation, and the dump's total is divided by N. Everything the served process did in
 that window counts (HTTP parsing, dispatch, handler, serialisation, and any background thread).
 
-    python -m bench.gateway_instructions [--checkout DIR] [--requests 200]
+    python -m bench.gateway_instructions [--checkout DIR] [--requests 200] [--invoke]
 
 ``--checkout`` runs another checkout's code (e.g. a worktree of an older commit) with this
-environment, to compare two versions in one run. Not part of ``python -m bench``: a run takes
-several minutes (the server starts under valgrind).
+environment, to compare two versions in one run. ``--invoke`` measures InvokeEndpoint instead (1 KiB,
+one keep-alive connection) against an endpoint of the bench's serving image (Docker). Not part of
+``python -m bench``: a run takes several minutes (the server starts under valgrind).
 """
 
 from __future__ import annotations
@@ -72,7 +73,30 @@ def _total(out: Path, before: set[Path]) -> int:
     raise SystemExit("no callgrind dump appeared")
 
 
-def measure(checkout: Path, requests: int) -> dict[str, int]:
+def _invocations(info: dict, sm) -> dict:
+    """InvokeEndpoint on an endpoint of the bench's serving image, over one keep-alive connection."""
+    from bench import images
+    from bench.endpoint import create_model
+
+    s3 = boto3.client("s3", endpoint_url=info["s3_endpoint"], region_name="us-east-1",
+                      aws_access_key_id=info["access_key"], aws_secret_access_key=info["secret_key"])
+    s3.create_bucket(Bucket="bench")
+    s3.put_object(Bucket="bench", Key="model.tar.gz", Body=images.model_tarball())
+    create_model(sm, "cg")
+    sm.create_endpoint(EndpointName="cg", EndpointConfigName="cg")
+    deadline = time.monotonic() + 600
+    while sm.describe_endpoint(EndpointName="cg")["EndpointStatus"] == "Creating" and time.monotonic() < deadline:
+        time.sleep(1)
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=info["gateway_url"], region_name="us-east-1",
+                           aws_access_key_id=info["access_key"], aws_secret_access_key=info["secret_key"],
+                           config=Config(retries={"max_attempts": 1}))
+    body = b"x" * 1024
+    return {"InvokeEndpoint": lambda i: runtime.invoke_endpoint(
+        EndpointName="cg", Body=body, ContentType="application/octet-stream",
+        Accept="application/octet-stream")["Body"].read()}
+
+
+def measure(checkout: Path, requests: int, invoke: bool = False) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="smlocal-cg-") as tmp:
         data, out = Path(tmp) / "data", Path(tmp) / "callgrind.out"
         env = {**os.environ, "PYTHONPATH": str(checkout)}
@@ -85,10 +109,10 @@ def measure(checkout: Path, requests: int) -> dict[str, int]:
         try:
             info = _ready(data, process)
             sm = _client(info["gateway_url"], info["access_key"], info["secret_key"])
-            for index in range(10):
+            for index in range(0 if invoke else 10):
                 sm.create_model(ModelName=f"seed-{index}", ExecutionRoleArn=ROLE,
                                 PrimaryContainer={"Image": "smlocal-bench/none:1"})
-            operations = {
+            operations = _invocations(info, sm) if invoke else {
                 "DescribeModel": lambda i: sm.describe_model(ModelName=f"seed-{i % 10}"),
                 "ListModels": lambda i: sm.list_models(MaxResults=10),
                 "CreateModel": lambda i: sm.create_model(ModelName=f"m-{i}", ExecutionRoleArn=ROLE,
@@ -127,8 +151,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkout", type=Path, default=ROOT)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--invoke", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(measure(args.checkout.resolve(), args.requests)))
+    print(json.dumps(measure(args.checkout.resolve(), args.requests, args.invoke)))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _endpoint(emu: Emulator, name: str) -> int:
     sm = emu.client()
+    with contextlib.suppress(Exception):
+        emu.s3().create_bucket(Bucket="bench")
     emu.s3().put_object(Bucket="bench", Key="model.tar.gz", Body=images.model_tarball())
     create_model(sm, name)
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)

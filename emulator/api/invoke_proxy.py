@@ -124,7 +124,7 @@ class InvocationProxy:
         except asyncio.CancelledError:
             _abandon(protocol, request)
             raise
-        except Exception:  # noqa: BLE001 - as uvicorn does when its application fails: log, close
+        except Exception:          # as uvicorn does when its application fails: log, close
             log.exception("Exception in ASGI application")
             _abandon(protocol, request)
 

@@ -122,7 +122,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         proxy, parser = self._proxy, self.parser
         if proxy is not None and (self.cycle is None or self.cycle.response_complete) and not self.pipeline \
                 and self.limit_concurrency is None and parser.get_method() == b"POST" and not parser.should_upgrade():
-            raw = proxy.accept(self.url, self.headers, parser.get_http_version() != "1.0" and parser.should_keep_alive())
+            keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
+            raw = proxy.accept(self.url, self.headers, keep_alive)
             if raw is not None:           # served by the proxy: no ASGI cycle (it stands in for one)
                 self._raw = raw
                 self.cycle = raw  # type: ignore[assignment]

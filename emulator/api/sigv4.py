@@ -28,11 +28,11 @@ import time
 import urllib.parse
 from calendar import timegm
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 from urllib.parse import quote
 
-from botocore.auth import HmacV1Auth, SigV4Auth
+from botocore.auth import HmacV1Auth
 from botocore.awsrequest import HTTPHeaders
 from botocore.credentials import Credentials
 from botocore.utils import normalize_url_path
@@ -44,7 +44,8 @@ MAX_SKEW = 15 * 60                        # AWS: header signatures older or newe
 MAX_EXPIRES = 7 * 24 * 3600               # AWS: presigned URLs live at most 7 days
 _AUTH = re.compile(r"^AWS4-HMAC-SHA256\s+(?P<params>.*)$", re.DOTALL)
 _TIMESTAMP = re.compile(r"^\d{8}T\d{6}Z$")
-_BOTOCORE = SigV4Auth(Credentials("unused", "unused"), "unused", "us-east-1")   # its pure helpers
+_DATE = re.compile(r"\d{8}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _BOTOCORE_V2 = HmacV1Auth(Credentials("unused", "unused"))
 
 
@@ -64,8 +65,7 @@ class AuthError(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(NamedTuple):
     access_key: str
     date: str                      # YYYYMMDD of the credential scope
     region: str
@@ -127,19 +127,34 @@ def _parse_query(query: str) -> Signature:
                       params["X-Amz-Date"], True, int(expires))
 
 
+@functools.lru_cache(maxsize=256)
+def _scope(credential: str) -> tuple[str, ...] | None:
+    """The credential's five parts, or None when it is not <key>/<YYYYMMDD>/<region>/<service>/aws4_request
+    (a client sends the same few credentials on every request: parsed once)."""
+    scope = tuple(credential.split("/"))
+    if len(scope) != 5 or scope[4] != "aws4_request" or not _DATE.fullmatch(scope[1]):
+        return None
+    return scope
+
+
+@functools.lru_cache(maxsize=256)
+def _signed_names(signed: str) -> tuple[str, ...]:
+    return tuple(signed.split(";"))
+
+
 def _signature(credential: str, signed: str, signature: str, timestamp: str | None, presigned: bool,
                expires: int) -> Signature:
-    scope = credential.split("/")
-    if len(scope) != 5 or scope[4] != "aws4_request" or not re.fullmatch(r"\d{8}", scope[1]):
+    scope = _scope(credential)
+    if scope is None:
         raise AuthError(Failure.MALFORMED, "the credential must be <key>/<YYYYMMDD>/<region>/<service>/aws4_request")
     if not timestamp or not _TIMESTAMP.match(timestamp):
         raise AuthError(Failure.MALFORMED, "the request has no X-Amz-Date (or Date) in the ISO 8601 basic format")
     if timestamp[:8] != scope[1]:
         raise AuthError(Failure.MALFORMED, f"the credential's date {scope[1]} is not the request's ({timestamp[:8]})")
-    names = tuple(signed.split(";"))
+    names = _signed_names(signed)
     if "host" not in names:
         raise AuthError(Failure.MALFORMED, "'Host' must be a 'SignedHeader' in the AWS Authorization")
-    if not re.fullmatch(r"[0-9a-f]{64}", signature):
+    if not _HEX64.fullmatch(signature):
         raise AuthError(Failure.MALFORMED, "the signature is not 64 hexadecimal digits")
     return Signature(scope[0], scope[1], scope[2], scope[3], names, signature, timestamp, presigned, expires)
 
@@ -153,6 +168,7 @@ def _from_http_date(value: str | None) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
 def _epoch(timestamp: str) -> int:
     """Seconds since the epoch of YYYYMMDDTHHMMSSZ (strptime costs more than the whole HMAC)."""
     t = timestamp
@@ -209,9 +225,9 @@ class Verifier:
         if absent:
             raise AuthError(Failure.MISMATCH, f"signed headers missing from the request: {', '.join(absent)}")
         path = _canonical_path(raw_path, sig.service == "s3")
-        # botocore's canonical_headers (its value trimming, repeats joined by commas), without building
-        # its email.message-based header map on the hot path
-        headers_part = "\n".join(f"{name}:{','.join(_BOTOCORE._header_value(v) for v in values[name])}"
+        # botocore's canonical_headers (its value trimming, ' '.join(value.split()), repeats joined by
+        # commas), without building its email.message-based header map on the hot path
+        headers_part = "\n".join(f"{name}:{','.join(' '.join(v.split()) for v in values[name])}"
                                   for name in sorted(wanted)) + "\n\n" + ";".join(sig.signed_headers)
         key = self.signing_key(sig.date, sig.region, sig.service)
         scope = f"{sig.date}/{sig.region}/{sig.service}/aws4_request"
@@ -219,7 +235,7 @@ class Verifier:
             canonical = "\n".join((method.upper(), path, canonical_query, headers_part, payload))
             string_to_sign = "\n".join((ALGORITHM, sig.timestamp, scope,
                                         hashlib.sha256(canonical.encode("utf-8")).hexdigest()))
-            expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+            expected = hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()
             if hmac.compare_digest(expected, sig.signature):
                 return sig
         raise AuthError(Failure.MISMATCH)
