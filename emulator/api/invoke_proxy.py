@@ -33,6 +33,7 @@ from emulator.api.auth import JSON
 from emulator.api.gateway import Gateway
 from emulator.api.guard import host_name
 from emulator.api.responses import json_error, new_request_id
+from emulator.handler_spec import Where
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,20 @@ class InvocationProxy:
         self.max_body = gateway.max_body_bytes
         self.service = gateway.services.get("sagemaker-runtime")
         self.members: dict[bytes, str] = {}
-        if self.service is not None:
-            shape = self.service.model.operation_model("InvokeEndpoint").input_shape
-            self.members = {m.serialization["name"].lower().encode("latin-1"): name
-                            for name, m in shape.members.items() if m.serialization.get("location") == "header"}
         self._hosts: dict[bytes, bool] = {}
+        self._valid: set[tuple[str, str]] = set()     # (member, value) pairs that passed validation
+        if self.service is None or "InvokeEndpoint" not in self.service.handlers:
+            self.service = None       # the ASGI path answers (UnknownOperation, as it always did)
+            return
+        self.operation, spec = self.service.operation("InvokeEndpoint")
+        if spec.where is not Where.AWAITED:
+            self.service = None
+            return
+        self.handler = spec.handler
+        shape = self.operation.input_shape
+        self.members = {m.serialization["name"].lower().encode("latin-1"): name
+                        for name, m in shape.members.items() if m.serialization.get("location") == "header"}
+        self.body_max = shape.members["Body"].metadata.get("max", self.max_body)
 
     def _host_served(self, host: bytes) -> bool:
         served = self._hosts.get(host)
@@ -139,8 +149,8 @@ class InvocationProxy:
                            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers], body)
             params = request.params
             params["Body"] = body
-            op, result = await self.service.acall("InvokeEndpoint", params)  # type: ignore[union-attr]
-            status, out_headers, out = restjson.render_response(op, result)
+            result = (await self.handler(self._validated(params))) or {}
+            status, out_headers, out = restjson.render_response(self.operation, result)
             raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
             raw += [(b"x-amzn-requestid", request_id.encode()), (b"content-length", str(len(out)).encode())]
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
@@ -149,6 +159,24 @@ class InvocationProxy:
         if protocol.flow.write_paused and not request.disconnected:
             await protocol.flow.drain()
         _write(protocol, request, status, raw, out)
+
+
+    def _validated(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``Service.validated``, remembered: the members are checked one by one, independently, so a
+        request whose every (member, value) passed before passes again (same params back). Anything not
+        seen yet, or a body over the model's limit, is validated in full (and raises its error)."""
+        valid = self._valid
+        for name, value in params.items():
+            if name == "Body":
+                if len(value) > self.body_max:
+                    return self.service.validated(self.operation, params)  # type: ignore[union-attr]
+            elif (name, value) not in valid:
+                out = self.service.validated(self.operation, params)  # type: ignore[union-attr]
+                if len(valid) > 4096:
+                    valid.clear()
+                valid.update((n, v) for n, v in params.items() if n != "Body")
+                return out
+        return params
 
 
 def _abandon(protocol: Any, request: RawInvocation) -> None:
