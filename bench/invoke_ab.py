@@ -7,13 +7,14 @@ bench's serving image; the same 1 KiB request (botocore-signed once) is replayed
 closed-loop client processes against the container's published port ("direct") and each gateway,
 in turn, ``--rounds`` times. Reported per side: req/s, p50, gateway CPU per request (``getrusage``
 of the serving process over the run divided by requests), throughput and p50 against direct.
-``--profile SECONDS`` then records the "after" gateway with ``py-spy`` (when installed) under 16
+``--profile SECONDS`` then records each gateway with ``py-spy`` (when installed) under 16
 clients. Not part of ``python -m bench``: it compares code, ``bench/endpoint.py`` measures smlocal.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import os
@@ -50,6 +51,18 @@ def _endpoint(emu: Emulator, name: str) -> int:
 
 def _cpu(pid: int) -> float:
     return float(sum(psutil.Process(pid).cpu_times()[:2]))
+
+
+def _top(path: Path, count: int = 12) -> dict[str, float]:
+    """Share of samples per function (anywhere on the stack), the busiest first."""
+    total, seen_in = 0, collections.Counter()
+    for line in path.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        total += int(samples)
+        for name in {frame.split(" (")[0] for frame in stack.split(";")}:
+            seen_in[name] += int(samples)
+    return {name: round(n / max(total, 1), 3) for name, n in seen_in.most_common(count + 15)
+            if n / max(total, 1) < 0.7}
 
 
 def main() -> None:
@@ -104,14 +117,14 @@ def main() -> None:
                       f"errors {values['errors']}{extra}", flush=True)
         report["load_average_end"] = os.getloadavg()
         if args.profile and shutil.which("py-spy"):
-            emu, req = gateways["after"]
-            out = Path("/tmp/invoke_ab_profile.txt")
-            spy = subprocess.Popen(["py-spy", "record", "--format", "raw", "-o", str(out), "--pid",
-                                    str(emu.process.pid), "--duration", str(int(args.profile)), "--rate", "500",
-                                    "--nonblocking"])
-            load.measure(emu.url, req, 16, args.profile)
-            spy.wait()
-            print(f"py-spy profile (collapsed stacks): {out}")
+            for side, (emu, req) in gateways.items():
+                out = Path(f"/tmp/invoke_ab_profile_{side}.txt")
+                spy = subprocess.Popen(["py-spy", "record", "--format", "raw", "-o", str(out), "--pid",
+                                        str(emu.process.pid), "--duration", str(int(args.profile)), "--rate", "200",
+                                        "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                load.measure(emu.url, req, 16, args.profile)
+                spy.wait()
+                print(f"py-spy profile of {side} (collapsed stacks): {out}; summary: {_top(out)}", flush=True)
         print(json.dumps(report, default=str))
 
 
