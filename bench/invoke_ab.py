@@ -53,6 +53,12 @@ def _cpu(pid: int) -> float:
     return float(sum(psutil.Process(pid).cpu_times()[:2]))
 
 
+def _idle_cpu(pid: int, seconds: float = 3.0) -> float:
+    before = _cpu(pid)
+    time.sleep(seconds)
+    return round((_cpu(pid) - before) / seconds * 1000, 1)
+
+
 def _top(path: Path, count: int = 12) -> dict[str, float]:
     """Share of samples per function (anywhere on the stack), the busiest first."""
     total, seen_in = 0, collections.Counter()
@@ -63,6 +69,17 @@ def _top(path: Path, count: int = 12) -> dict[str, float]:
             seen_in[name] += int(samples)
     return {name: round(n / max(total, 1), 3) for name, n in seen_in.most_common(count + 15)
             if n / max(total, 1) < 0.7}
+
+
+def _profile(gateways: dict, seconds: float) -> None:
+    for side, (emu, req) in gateways.items():
+        out = Path(f"/tmp/invoke_ab_profile_{side}.txt")
+        spy = subprocess.Popen(["py-spy", "record", "--format", "raw", "-o", str(out), "--pid",
+                                str(emu.process.pid), "--duration", str(int(seconds)), "--rate", "200",
+                                "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        load.measure(emu.url, req, 16, seconds)
+        spy.wait()
+        print(f"py-spy profile of {side} (collapsed stacks): {out}; summary: {_top(out)}", flush=True)
 
 
 def main() -> None:
@@ -91,7 +108,10 @@ def main() -> None:
         sides |= {side: (emu.url, req, emu.process.pid) for side, (emu, req) in gateways.items()}
         for url, req, _ in sides.values():
             load.measure(url, req, 1, 0.5)
-        report: dict = {"load_average_start": os.getloadavg()}
+        report: dict = {"load_average_start": os.getloadavg(), "idle_cpu_ms_per_s": {}}
+        for side, (emu, _) in gateways.items():        # background threads (log flushers, watchdogs)
+            report["idle_cpu_ms_per_s"][side] = _idle_cpu(emu.process.pid)
+        print(f"idle gateway CPU (ms per s): {report['idle_cpu_ms_per_s']}", flush=True)
         for clients in (int(c) for c in args.clients.split(",")):
             runs: dict[str, list[dict]] = {side: [] for side in sides}
             for _ in range(args.rounds):
@@ -117,14 +137,7 @@ def main() -> None:
                       f"errors {values['errors']}{extra}", flush=True)
         report["load_average_end"] = os.getloadavg()
         if args.profile and shutil.which("py-spy"):
-            for side, (emu, req) in gateways.items():
-                out = Path(f"/tmp/invoke_ab_profile_{side}.txt")
-                spy = subprocess.Popen(["py-spy", "record", "--format", "raw", "-o", str(out), "--pid",
-                                        str(emu.process.pid), "--duration", str(int(args.profile)), "--rate", "200",
-                                        "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                load.measure(emu.url, req, 16, args.profile)
-                spy.wait()
-                print(f"py-spy profile of {side} (collapsed stacks): {out}; summary: {_top(out)}", flush=True)
+            _profile(gateways, args.profile)
         print(json.dumps(report, default=str))
 
 
