@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,8 +60,8 @@ def _control(pid: int, *args: str) -> None:
     subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True, timeout=600)
 
 
-def _total(out: Path, before: set[Path]) -> int:
-    """The instruction total of the newest dump."""
+def _total(out: Path, before: set[Path], keep: Path | None = None) -> int:
+    """The instruction total of the newest dump (copied to ``keep`` for callgrind_annotate)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         dumps = sorted(set(out.parent.glob(out.name + "*")) - before, key=lambda p: p.stat().st_mtime)
@@ -68,6 +69,8 @@ def _total(out: Path, before: set[Path]) -> int:
             text = dump.read_text(errors="replace")
             found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
             if found:
+                if keep is not None:
+                    shutil.copy(dump, keep)
                 return int(found.group(1))
         time.sleep(1)
     raise SystemExit("no callgrind dump appeared")
@@ -96,7 +99,7 @@ def _invocations(info: dict, sm) -> dict:
         Accept="application/octet-stream")["Body"].read()}
 
 
-def measure(checkout: Path, requests: int, invoke: bool = False) -> dict[str, int]:
+def measure(checkout: Path, requests: int, invoke: bool = False, keep: Path | None = None) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="smlocal-cg-") as tmp:
         data, out = Path(tmp) / "data", Path(tmp) / "callgrind.out"
         env = {**os.environ, "PYTHONPATH": str(checkout)}
@@ -129,7 +132,7 @@ def measure(checkout: Path, requests: int, invoke: bool = False) -> dict[str, in
                     call(i)
                 _control(process.pid, "-d")
                 _control(process.pid, "-i", "off")
-                result[name] = _total(out, before) // requests
+                result[name] = _total(out, before, keep.with_suffix(f".{name}") if keep else None) // requests
                 print(f"{name}: {result[name]:,} instructions per request", flush=True)
             return result
         finally:
@@ -152,8 +155,9 @@ def main() -> None:
     parser.add_argument("--checkout", type=Path, default=ROOT)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--invoke", action="store_true")
+    parser.add_argument("--keep", type=Path, help="copy each dump to KEEP.<operation> (callgrind_annotate)")
     args = parser.parse_args()
-    print(json.dumps(measure(args.checkout.resolve(), args.requests, args.invoke)))
+    print(json.dumps(measure(args.checkout.resolve(), args.requests, args.invoke, args.keep)))
 
 
 if __name__ == "__main__":
