@@ -76,7 +76,7 @@ def _profile(gateways: dict, seconds: float) -> None:
         out = Path(f"/tmp/invoke_ab_profile_{side}.txt")
         spy = subprocess.Popen(["py-spy", "record", "--format", "raw", "-o", str(out), "--pid",
                                 str(emu.process.pid), "--duration", str(int(seconds)), "--rate", "200",
-                                "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         load.measure(emu.url, req, 16, seconds)
         spy.wait()
         print(f"py-spy profile of {side} (collapsed stacks): {out}; summary: {_top(out)}", flush=True)

@@ -12,9 +12,8 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import docker.errors
@@ -202,7 +201,8 @@ class DockerEngine:
     def logs(self, container_id: str, since: float | None = None) -> Iterator[tuple[int, str]]:
         """Follow a container's stdout+stderr: (epoch milliseconds, line) until it exits."""
         try:
-            stream = self._log_stream(container_id, since)
+            stream = self.client.api.logs(container_id, stream=True, follow=True, timestamps=True,
+                                          since=since if since else None)
             pending = b""
             for chunk in stream:
                 pending += chunk
@@ -215,25 +215,6 @@ class DockerEngine:
             return
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             log.warning("log stream of %s ended: %s", container_id[:12], _describe(exc))
-
-    def _log_stream(self, container_id: str, since: float | None) -> Iterator[bytes]:
-        """The log payload as it arrives. docker-py reads each multiplexed frame (one per line) with two
-        reads through urllib3's chunked decoding, tens of microseconds per line in the gateway process
-        (a serving container that logs every request paid that per invocation); here the chunked body
-        is read in whole socket reads and the frames split in bulk. TTY containers, and a response not
-        chunked, take docker-py's own reader."""
-        api = self.client.api
-        params: dict[str, Any] = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1, "tail": "all"}
-        if since:
-            params["since"] = since
-        response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
-        api._raise_for_status(response)
-        raw = getattr(getattr(response.raw, "_fp", None), "fp", None)
-        if api._check_is_tty(container_id) or raw is None or not getattr(response.raw._fp, "chunked", False) \
-                or not hasattr(raw, "read1"):
-            return api._get_result(container_id, True, response)
-        api._disable_socket_timeout(api._get_raw_response_socket(response))
-        return _frames(_dechunked(raw.read1))
 
     def stop(self, container_id: str, grace_seconds: float, signal: str | None = None) -> None:
         """SIGTERM (or ``signal``), then SIGKILL after ``grace_seconds`` (``docker stop -t``)."""
@@ -294,54 +275,6 @@ class DockerEngine:
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             log.warning("could not reclaim %s from root-owned files: %s", path, _describe(exc))
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _dechunked(read: Callable[[int], bytes]) -> Iterator[bytes]:
-    """An HTTP/1.1 chunked body, de-chunked, in pieces as large as each socket read allows."""
-    buf, left = b"", 0            # left > 0: data bytes of this chunk to come; < 0: its CRLF to skip
-    while data := read(65536):
-        buf += data
-        out = []
-        while buf:
-            if left > 0:
-                piece = buf[:left]
-                out.append(piece)
-                buf, left = buf[len(piece):], left - len(piece)
-                if left == 0:
-                    left = -2
-            elif left < 0:
-                skipped = min(-left, len(buf))
-                buf, left = buf[skipped:], left + skipped
-            else:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    break
-                size = int(buf[:end].split(b";", 1)[0].strip() or b"0", 16)
-                buf = buf[end + 2:]
-                if size == 0:
-                    if out:
-                        yield b"".join(out)
-                    return
-                left = size
-        if out:
-            yield b"".join(out)
-
-
-def _frames(pieces: Iterator[bytes]) -> Iterator[bytes]:
-    """Docker's multiplexed stream (8-byte header: stream, 0, 0, 0, big-endian length) -> the payloads."""
-    pending = b""
-    for piece in pieces:
-        pending += piece
-        pos, out = 0, []
-        while len(pending) - pos >= 8:
-            length = int.from_bytes(pending[pos + 4:pos + 8], "big")
-            if len(pending) - pos - 8 < length:
-                break
-            out.append(pending[pos + 8:pos + 8 + length])
-            pos += 8 + length
-        pending = pending[pos:]
-        if out:
-            yield b"".join(out)
 
 
 def _timestamped(raw: bytes) -> tuple[int, str]:
