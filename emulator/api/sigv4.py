@@ -40,6 +40,36 @@ from botocore.utils import normalize_url_path
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# OpenSSL 3 looks the digest up on every hashlib.sha256()/hmac call (about as costly as hashing a few
+# KiB); copies of a prepared context skip that lookup
+_SHA256 = hashlib.sha256()
+
+
+def sha256_hex(data: bytes) -> str:
+    digest = _SHA256.copy()
+    digest.update(data)
+    return digest.hexdigest()
+
+
+class _Hmac:
+    """HMAC-SHA256 with one key, its inner and outer contexts prepared once (RFC 2104)."""
+
+    __slots__ = ("inner", "outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self.inner, self.outer = _SHA256.copy(), _SHA256.copy()
+        self.inner.update(bytes(b ^ 0x36 for b in key))
+        self.outer.update(bytes(b ^ 0x5C for b in key))
+
+    def hexdigest(self, message: bytes) -> str:
+        inner = self.inner.copy()
+        inner.update(message)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 MAX_SKEW = 15 * 60                        # AWS: header signatures older or newer than 15 minutes expire
 MAX_EXPIRES = 7 * 24 * 3600               # AWS: presigned URLs live at most 7 days
 _AUTH = re.compile(r"^AWS4-HMAC-SHA256\s+(?P<params>.*)$", re.DOTALL)
@@ -183,6 +213,7 @@ class Verifier:
         self._secret = ("AWS4" + secret_key).encode()
         self._clock = clock
         self._keys: dict[tuple[str, str, str], bytes] = {}
+        self._macs: dict[bytes, _Hmac] = {}
 
     def signing_key(self, date: str, region: str, service: str) -> bytes:
         cached = self._keys.get((date, region, service))
@@ -192,6 +223,7 @@ class Verifier:
                 key = hmac.new(key, part.encode(), hashlib.sha256).digest()
             if len(self._keys) > 256:     # a handful of (day, region, service) in practice
                 self._keys.clear()
+                self._macs.clear()
             cached = self._keys[(date, region, service)] = key
         return cached
 
@@ -230,12 +262,15 @@ class Verifier:
         headers_part = "\n".join(f"{name}:{','.join(' '.join(v.split()) for v in values[name])}"
                                   for name in sorted(wanted)) + "\n\n" + ";".join(sig.signed_headers)
         key = self.signing_key(sig.date, sig.region, sig.service)
+        mac = self._macs.get(key)
+        if mac is None:
+            mac = self._macs[key] = _Hmac(key)
         scope = f"{sig.date}/{sig.region}/{sig.service}/aws4_request"
         for canonical_query in _query_candidates(query, sig.presigned):
             canonical = "\n".join((method.upper(), path, canonical_query, headers_part, payload))
             string_to_sign = "\n".join((ALGORITHM, sig.timestamp, scope,
-                                        hashlib.sha256(canonical.encode("utf-8")).hexdigest()))
-            expected = hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()
+                                        sha256_hex(canonical.encode("utf-8"))))
+            expected = mac.hexdigest(string_to_sign.encode("utf-8"))
             if hmac.compare_digest(expected, sig.signature):
                 return sig
         raise AuthError(Failure.MISMATCH)
@@ -306,7 +341,7 @@ def _payload_hash(sig: Signature, headers: dict[str, str], body: bytes | None) -
         if declared is None:
             raise AuthError(Failure.MALFORMED, "S3 requests must carry x-amz-content-sha256")
         return declared
-    actual = EMPTY_SHA256 if not body else hashlib.sha256(body).hexdigest()
+    actual = EMPTY_SHA256 if not body else sha256_hex(body)
     if declared is not None:      # botocore signs the header's value; it must be the body's hash
         if declared != UNSIGNED_PAYLOAD and declared != actual:
             raise AuthError(Failure.MISMATCH, "x-amz-content-sha256 is not the SHA-256 of the body")
