@@ -53,6 +53,10 @@ def _cpu(pid: int) -> float:
     return float(sum(psutil.Process(pid).cpu_times()[:2]))
 
 
+def _system(pid: int) -> float:
+    return float(psutil.Process(pid).cpu_times()[1])
+
+
 def _idle_cpu(pid: int, seconds: float = 3.0) -> float:
     before = _cpu(pid)
     time.sleep(seconds)
@@ -116,10 +120,11 @@ def main() -> None:
             runs: dict[str, list[dict]] = {side: [] for side in sides}
             for _ in range(args.rounds):
                 for side, (url, req, pid) in sides.items():
-                    before = _cpu(pid) if pid else 0.0
+                    before, system = (_cpu(pid), _system(pid)) if pid else (0.0, 0.0)
                     got = load.measure(url, req, clients, args.seconds)
                     if pid:
                         got["cpu_us"] = (_cpu(pid) - before) / max(got["requests"], 1) * 1e6
+                        got["sys_us"] = (_system(pid) - system) / max(got["requests"], 1) * 1e6
                     runs[side].append(got)
             row: dict = {}
             for side, got in runs.items():
@@ -127,12 +132,14 @@ def main() -> None:
                 row[side]["errors"] = sum(r["errors"] for r in got)
                 if side != "direct":
                     row[side]["cpu_us_per_request"] = [round(r["cpu_us"]) for r in got]
+                    row[side]["of_which_kernel_us"] = [round(r["sys_us"]) for r in got]
                     row[side]["vs_direct"] = row[side]["rps"] / row["direct"]["rps"]
                     row[side]["p50_added_ms"] = row[side]["p50_ms"] - row["direct"]["p50_ms"]
             report[str(clients)] = row
             for side, values in row.items():
-                extra = (f" {values['vs_direct']:.0%} of direct, p50 {values['p50_added_ms']:+.3f} ms, "
-                         f"cpu/req {values['cpu_us_per_request']} us") if side != "direct" else ""
+                extra = "" if side == "direct" else (
+                    f" {values['vs_direct']:.0%} of direct, p50 {values['p50_added_ms']:+.3f} ms, cpu/req "
+                    f"{values['cpu_us_per_request']} us (kernel {values['of_which_kernel_us']})")
                 print(f"x{clients} {side:6s}: {values['rps']:.0f} req/s, p50 {values['p50_ms']:.3f} ms, "
                       f"errors {values['errors']}{extra}", flush=True)
         report["load_average_end"] = os.getloadavg()
