@@ -54,8 +54,9 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def running(extra_env: dict[str, str] | None = None) -> Iterator[Emulator]:
-    """`smlocal up` (foreground) in a child process; stopped with SIGINT, like Ctrl-C."""
+def running(extra_env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[Emulator]:
+    """`smlocal up` (foreground) in a child process; stopped with SIGINT, like Ctrl-C. ``cwd``: run
+    another checkout's code (``python -c`` puts the working directory first on ``sys.path``)."""
     with tempfile.TemporaryDirectory(prefix="smlocal-bench-") as tmp:
         port, s3_port = free_port(), free_port()
         log = Path(tmp) / "smlocal.log"
@@ -65,7 +66,7 @@ def running(extra_env: dict[str, str] | None = None) -> Iterator[Emulator]:
             process = subprocess.Popen(
                 [sys.executable, "-c", code, "up", "--port", str(port), "--s3-port", str(s3_port),
                  "--data-dir", str(Path(tmp) / "data"), "--no-build-images"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd)
         try:
             info = _wait_ready(Path(tmp) / "data" / "runtime.json", process, log)
             yield Emulator(info.gateway_url, info, process, log)

@@ -2,7 +2,7 @@
 
     python -m bench.invoke_ab --before DIR [--after DIR] [--seconds 3] [--rounds 3]
 
-Each checkout runs in its own ``smlocal up`` (``PYTHONPATH`` points at it) with one endpoint of the
+Each checkout runs in its own ``smlocal up`` (started in the checkout, ``PYTHONPATH`` at it) with one endpoint of the
 bench's serving image; the same 1 KiB request (botocore-signed once) is replayed by 1 and 16
 closed-loop client processes against the container's published port ("direct") and each gateway,
 in turn, ``--rounds`` times. Reported per side: req/s, p50, gateway CPU per request (``getrusage``
@@ -100,7 +100,7 @@ def main() -> None:
         gateways: dict[str, tuple[Emulator, load.Prepared]] = {}
         port = 0
         for side, checkout in (("before", args.before), ("after", args.after)):
-            emu = stack.enter_context(running({"PYTHONPATH": str(checkout.resolve())}))
+            emu = stack.enter_context(running({"PYTHONPATH": str(checkout.resolve())}, cwd=checkout.resolve()))
             port = _endpoint(emu, f"ab-{side}")
             gateways[side] = (emu, load.prepare(emu.url, "sagemaker-runtime", "InvokeEndpoint", {
                 "EndpointName": f"ab-{side}", "Body": body, "ContentType": "application/octet-stream",
