@@ -19,6 +19,7 @@ Defaults (documented in the README):
   SMLOCAL_HOSTS                  ""  extra host names the whole gateway answers to (comma-separated)
   SMLOCAL_AUTH                   on  off: accept unsigned and wrongly signed requests (docs/security.md)
   SMLOCAL_CORS_ORIGINS           ""  browser origins allowed to call the API (comma-separated; none by default)
+  SMLOCAL_INVOKE_PROXY           on  off: InvokeEndpoint through the ASGI application too (api/invoke_proxy.py)
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ class Settings:
     # `smlocal env` hands out). Off: anything on this machine that reaches the port may call.
     auth: bool = field(default_factory=lambda: os.environ.get("SMLOCAL_AUTH", "on").strip().lower() not in _OFF)
     credentials: tuple[str, str] | None = None     # (access key, secret key); None = the S3 keys
+    # plain invocations served at uvicorn's protocol level (api/invoke_proxy.py); off: by the ASGI app
+    invoke_proxy: bool = field(
+        default_factory=lambda: os.environ.get("SMLOCAL_INVOKE_PROXY", "on").strip().lower() not in _OFF)
     # browser origins (scheme://host[:port]) allowed to call the API with CORS; none by default
     cors_origins: tuple[str, ...] = field(default_factory=lambda: _env_list("SMLOCAL_CORS_ORIGINS"))
     max_header_bytes: int = 64 * 1024               # request line and headers (h11's incomplete-event cap)

@@ -150,5 +150,6 @@ def create(settings: Settings, containers: ContainerRuntime | None = None) -> tu
     app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup, console=console)
     guarded = RequestGuard(InvocationFastPath(app, gateway), served_names(settings, settings.extra_hosts),
                            settings.cors_origins, settings.max_s3_body_bytes)
-    guarded.raw_invocations = InvocationProxy(gateway, guarded.names)
+    if settings.invoke_proxy:
+        guarded.raw_invocations = InvocationProxy(gateway, guarded.names)
     return guarded, emulator
