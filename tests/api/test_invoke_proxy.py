@@ -12,11 +12,10 @@ from typing import Any
 import botocore.session
 import pytest
 from fake_runtime import FakeRuntime, serves
-from support import REGION, S3_ACCESS, S3_SECRET, live_gateway, wait_for
+from support import REGION, ROLE, S3_ACCESS, S3_SECRET, live_gateway, wait_for
 
 from emulator.config import S3Settings
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 NAME = "proxy-ep"
 
 
