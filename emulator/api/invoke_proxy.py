@@ -116,7 +116,8 @@ class InvocationProxy:
             if member is not None:
                 params[member] = value.decode("latin-1")
             elif name == b"host":
-                host = value
+                if host is None:          # the guard judges the first one
+                    host = value
             elif name == b"content-length":
                 if length != -1 or not value.isdigit():
                     return None
