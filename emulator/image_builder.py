@@ -11,6 +11,7 @@ did; Docker's layer cache keeps rebuilds after a toolkit change to seconds.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from emulator.images import CATALOG, TOOLKIT_WHEELS, LocalImage, ancestry
+from emulator.images import CATALOG, SDK3_SERVE_WHEELS, TOOLKIT_WHEELS, LocalImage, ancestry
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTAINERS = ROOT / "containers"
@@ -47,6 +48,26 @@ class ImageState:
     @property
     def status(self) -> str:
         return "missing" if self.image_id is None else ("built" if self.current else "outdated")
+
+
+# pip download's target platforms for the images' wheels (Debian bookworm: glibc 2.36, x86_64)
+PLATFORMS = ("--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
+             "--platform", "manylinux_2_28_x86_64")
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _requirement_key(requirement: str) -> str:
+    """``sagemaker-core==2.27.0`` -> ``sagemaker_core-2.27.0`` (as wheel file names spell it)."""
+    name, _, version = requirement.partition("==")
+    return f"{_canonical(name)}-{version}"
+
+
+def _wheel_key(filename: str) -> str:
+    name, version = filename.split("-")[:2]
+    return f"{_canonical(name)}-{version}"
 
 
 def _files(directory: Path) -> Iterable[Path]:
@@ -85,7 +106,8 @@ class ImageBuilder:
         if not dockerfile.is_file():
             raise BuildError(f"{dockerfile} is missing: smlocal builds its images from a source checkout's "
                              "containers/ directory")
-        sources = [dockerfile] + (list(_files(self.containers / "toolkit")) if image.toolkit else [])
+        shared = [*_files(self.containers / "toolkit"), *_files(self.containers / "sdk3")] if image.toolkit else []
+        sources = [dockerfile, *shared]
         for path in sources:
             digest.update(str(path.relative_to(self.containers)).encode() + b"\0" + path.read_bytes() + b"\0")
         parent = self._image(CATALOG[image.parent].tag) if image.parent else None  # its id: rebuilt -> us too
@@ -120,6 +142,7 @@ class ImageBuilder:
         plan = self.plan(names)
         if any(image.toolkit for image in plan):
             self._download_toolkit_wheels(progress)   # before the hashes: the wheels are toolkit inputs
+            self._download_sdk3_wheels(progress)
         for image in plan:
             forced = force and image.name in names
             if not forced and self.state(image.name).current:
@@ -169,6 +192,25 @@ class ImageBuilder:
             progress(f"warning: could not download {', '.join(TOOLKIT_WHEELS)} ({' '.join(tail)}); the images keep "
                      "Debian's boto3 1.26, which ignores AWS_ENDPOINT_URL_S3 (docs/images.md)")
 
+    def _download_sdk3_wheels(self, progress: Progress) -> None:
+        """The SageMaker SDK 3 serving pieces (``images.SDK3_SERVE_WHEELS``) for ModelBuilder's model-object
+        and InferenceSpec artifacts, fetched on the host once. Without a package index the images are built
+        without them, with a warning: such endpoints then fail with ``No module named 'cloudpickle'``."""
+        target = self.containers / "sdk3" / "wheels"
+        present = {_wheel_key(path.name) for path in target.glob("*.whl")}
+        if {_requirement_key(requirement) for requirement in SDK3_SERVE_WHEELS} <= present:
+            return
+        target.mkdir(parents=True, exist_ok=True)
+        progress(f"downloading wheels on the host for the images: SageMaker SDK 3 serving ({len(SDK3_SERVE_WHEELS)} "
+                 "packages)")
+        args = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
+                *PLATFORMS, "-d", str(target), *SDK3_SERVE_WHEELS]
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            progress(f"warning: could not download the SageMaker SDK 3 serving wheels ({' '.join(tail)}); the images "
+                     "cannot serve ModelBuilder model objects or InferenceSpecs (docs/images.md)")
+
     def _download_wheels(self, image: LocalImage, progress: Progress) -> None:
         """Images without Debian packages (TensorFlow): fetch wheels on the host, where pip reaches the
         index, into containers/<name>/wheels/ for a --no-index install inside the build."""
@@ -177,8 +219,7 @@ class ImageBuilder:
         target = self.containers / image.name / "wheels"
         target.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--python-version", "3.11",
-                "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64", "-d", str(target),
-                *image.wheels]
+                *PLATFORMS[:4], "-d", str(target), *image.wheels]
         progress(f"building {image.tag}: downloading wheels on the host: {' '.join(image.wheels)}")
         proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode != 0:

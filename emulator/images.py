@@ -51,6 +51,24 @@ FRAMEWORKS = tuple(image for image in CATALOG.values() if image.repositories)
 # --no-deps: their dependencies (urllib3 1.26, jmespath, dateutil) are Debian's, within their ranges.
 TOOLKIT_WHEELS = ("boto3==1.44.8", "botocore==1.44.8", "s3transfer==0.19.3")
 
+# The SageMaker Python SDK 3 pieces its ModelBuilder artifacts import inside the serving container (a model
+# object or an InferenceSpec: code/inference.py imports cloudpickle and sagemaker.serve, whose package
+# __init__ imports ModelBuilder and with it sagemaker.core and sagemaker.train). Fetched on the host
+# (containers/sdk3/wheels/, git-ignored) and installed --no-deps into /opt/smlocal/sdk3, a directory the
+# serving toolkit puts on the path only for such artifacts (code/serve.pkl): training, processing and other
+# models keep Debian's libraries. The list is the import closure of the SDK's serving code over what the
+# images already have (numpy, pandas, scipy, boto3 from Debian and TOOLKIT_WHEELS), not the SDK's declared
+# dependencies (mlflow, pyarrow, ...), which it does not import there. docs/images.md.
+SDK3_SERVE_WHEELS = (
+    "sagemaker-core==2.27.0", "sagemaker-serve==1.27.0", "sagemaker-train==1.27.0", "cloudpickle==3.1.3",
+    "annotated-types==0.8.0", "attrs==26.1.0", "cffi==2.1.1", "cryptography==50.0.2", "docker==7.2.0",
+    "graphene==3.4.3", "graphql-core==3.2.14", "graphql-relay==3.2.0", "importlib-metadata==6.11.0",
+    "jsonschema==4.26.0", "jsonschema-specifications==2025.9.1", "omegaconf==2.4.0", "packaging==26.4",
+    "platformdirs==4.14.9", "psutil==7.2.2", "pydantic==2.14.4", "pydantic-core==2.50.5", "pygments==2.21.0",
+    "pyyaml==6.0.4", "referencing==0.37.0", "rich==14.3.4", "rpds-py==2026.9.1", "schema==0.7.8", "tblib==3.2.2",
+    "tqdm==4.70.1", "typing-extensions==4.16.0", "typing-inspection==0.4.5", "zipp==4.1.2",
+)
+
 # AWS images smlocal has no local build for, and what to tell the user about them.
 _UNSUPPORTED = re.compile(r"^(mxnet|huggingface|sagemaker-mxnet|"
                           r"sagemaker-spark|spark|djl|tei|tgi|sagemaker-.*)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import traceback
 
 from smlocal_toolkit.code import CODE_DIR, install_requirements, prepare_code
@@ -26,6 +27,23 @@ FRAMEWORKS = {
 }
 
 
+SDK3_DIR = "/opt/smlocal/sdk3"  # the SageMaker SDK 3 serving pieces (containers/sdk3/install.sh)
+
+
+def use_sdk3_for_model_builder_artifacts(model_dir: str, sdk3_dir: str = SDK3_DIR) -> bool:
+    """ModelBuilder's model-object / InferenceSpec artifacts (``code/serve.pkl`` beside the SDK's own
+    ``code/inference.py``) import cloudpickle and sagemaker.serve: put the image's copy of those first on
+    the path (and on PYTHONPATH, so ``pip install -r requirements.txt`` counts them as installed). Other
+    models keep the image's own libraries."""
+    if not os.path.isfile(os.path.join(model_dir, "code", "serve.pkl")) or not os.path.isdir(sdk3_dir):
+        return False
+    if sdk3_dir not in sys.path:
+        sys.path.insert(0, sdk3_dir)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (sdk3_dir, os.environ.get("PYTHONPATH")) if p)
+    logger.info("ModelBuilder artifacts (code/serve.pkl): serving with the image's SageMaker SDK 3 (%s)", sdk3_dir)
+    return True
+
+
 def framework_of(serving_module: str) -> str | None:
     return FRAMEWORKS.get(serving_module.split(":", 1)[0].split(".", 1)[0])
 
@@ -41,6 +59,7 @@ def script_app_factory(env: ServingEnv, framework: str):
     from smlocal_toolkit.serving.http import App
     from smlocal_toolkit.serving.script import ScriptService
 
+    use_sdk3_for_model_builder_artifacts(env.model_dir)
     if framework in ("pytorch", "tensorflow"):
         code_dir = os.path.join(env.model_dir, "code")
         if os.path.isdir(code_dir):
