@@ -127,3 +127,41 @@ def test_inference_spec_with_schema_builder_build_deploy_predict(session, sm, un
     finally:
         endpoint.delete()
         endpoint.wait_for_delete(poll=1, timeout=120)
+
+
+def test_model_object_with_schema_builder_build_deploy_predict(session, sm, unique):
+    """A scikit-learn estimator object + SchemaBuilder: build() cloudpickles the object, the container
+    unpickles it with the image's scikit-learn and answers with its predict(); the answers equal the
+    client's LinearRegression's. The estimator keeps its fitted coefficients as Python floats: this ring's
+    client has NumPy 2, whose pickled arrays (``numpy._core``) do not load in the image's NumPy 1.24 (nor in
+    AWS's 1.2-1 image without the SDK's requirements install), see docs/sdk.md."""
+    from sagemaker.serve import ModelBuilder
+    from sagemaker.serve.builder.schema_builder import SchemaBuilder
+    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.linear_model import LinearRegression
+
+    class Linear(RegressorMixin, BaseEstimator):  # defined here, so cloudpickle stores the class by value
+        def fit(self, X, y):
+            fitted = LinearRegression().fit(X, y)
+            self.coef, self.intercept = [float(c) for c in fitted.coef_], float(fitted.intercept_)
+            return self
+
+        def predict(self, X):
+            return [sum(c * x for c, x in zip(self.coef, row, strict=True)) + self.intercept for row in X]
+
+    local = LinearRegression().fit(X, Y)
+    builder = ModelBuilder(
+        model=Linear().fit(X, Y), image_uri=_sklearn_image(),
+        schema_builder=SchemaBuilder(sample_input=QUERY[:1], sample_output=[1.0]),
+        role_arn=ROLE, instance_type="ml.m5.large", sagemaker_session=session,
+    ).configure_for_torchserve(dependencies={"auto": False})
+    builder.build(model_name=unique)
+    container = sm.describe_model(ModelName=unique)["PrimaryContainer"]
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    endpoint = builder.deploy(endpoint_name=unique, initial_instance_count=1, instance_type="ml.m5.large")
+    try:
+        assert sm.describe_endpoint(EndpointName=unique)["EndpointStatus"] == "InService"
+        assert _predict(endpoint, QUERY) == pytest.approx(local.predict(QUERY).tolist(), rel=1e-9)
+    finally:
+        endpoint.delete()
+        endpoint.wait_for_delete(poll=1, timeout=120)

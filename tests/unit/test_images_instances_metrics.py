@@ -90,7 +90,21 @@ def test_image_inputs_hash_follows_the_toolkit(tmp_path):
     builder = ImageBuilder(client=NoImages(), containers=tmp_path)
     first = builder.inputs_hash(images.CATALOG["sklearn"])
     (tmp_path / "toolkit" / "a.py").write_text("x = 2\n")
-    assert builder.inputs_hash(images.CATALOG["sklearn"]) != first
+    second = builder.inputs_hash(images.CATALOG["sklearn"])
+    assert second != first
+    (tmp_path / "sdk3" / "wheels").mkdir(parents=True)   # the SDK 3 serving wheels are inputs too
+    (tmp_path / "sdk3" / "wheels" / "cloudpickle-3.1.3-py3-none-any.whl").write_bytes(b"wheel")
+    assert builder.inputs_hash(images.CATALOG["sklearn"]) != second
+
+
+def test_sdk3_serve_wheels_are_pinned_and_match_wheel_file_names():
+    from emulator.image_builder import _requirement_key, _wheel_key
+
+    names = [requirement.partition("==")[0] for requirement in images.SDK3_SERVE_WHEELS]
+    assert all("==" in requirement for requirement in images.SDK3_SERVE_WHEELS) and len(set(names)) == len(names)
+    assert {"sagemaker-serve", "sagemaker-core", "sagemaker-train", "cloudpickle"} <= set(names)
+    assert _requirement_key("rpds-py==2026.9.1") == _wheel_key("rpds_py-2026.9.1-cp311-cp311-manylinux2014_x86_64.whl")
+    assert _requirement_key("PyYAML==6.0.4") == _wheel_key("pyyaml-6.0.4-cp311-cp311-manylinux2014_x86_64.whl")
 
 
 @pytest.mark.parametrize("instance, vcpus, gib", [

@@ -196,3 +196,22 @@ def test_toolkit_errors_are_text_with_status_500_or_the_error_status():
     assert status == 422 and body.decode().startswith("bad input\nTraceback")
     status, _, body = wsgi(app, "POST", "/invocations", b"x", {"Content-Type": "text/plain"})
     assert status == 500 and body.decode().startswith("Content type text/plain is not supported")
+
+
+def test_the_sdk3_directory_goes_on_the_path_only_for_model_builder_artifacts(tmp_path, monkeypatch):
+    from smlocal_toolkit.serving import use_sdk3_for_model_builder_artifacts
+
+    sdk3, model = tmp_path / "sdk3", tmp_path / "model"
+    (model / "code").mkdir(parents=True)
+    sdk3.mkdir()
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    (model / "code" / "inference.py").write_text("")   # an inference script of one's own: the image's libraries
+    assert not use_sdk3_for_model_builder_artifacts(str(model), str(sdk3))
+    assert str(sdk3) not in sys.path
+    (model / "code" / "serve.pkl").write_bytes(b"")     # ModelBuilder's model object / InferenceSpec
+    assert use_sdk3_for_model_builder_artifacts(str(model), str(sdk3))
+    assert sys.path[0] == str(sdk3)
+    import os
+    assert os.environ["PYTHONPATH"] == f"{sdk3}{os.pathsep}/elsewhere"
+    assert not use_sdk3_for_model_builder_artifacts(str(model), str(tmp_path / "absent"))  # an image without it
