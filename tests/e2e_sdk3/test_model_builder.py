@@ -130,17 +130,19 @@ def test_inference_spec_with_schema_builder_build_deploy_predict(session, sm, un
 
 
 def test_model_object_with_schema_builder_build_deploy_predict(session, sm, unique):
-    """A scikit-learn estimator object + SchemaBuilder: build() cloudpickles the object, the container
-    unpickles it with the image's scikit-learn and answers with its predict(); the answers equal the
-    client's LinearRegression's. The estimator keeps its fitted coefficients as Python floats: this ring's
-    client has NumPy 2, whose pickled arrays (``numpy._core``) do not load in the image's NumPy 1.24 (nor in
-    AWS's 1.2-1 image without the SDK's requirements install), see docs/sdk.md."""
+    """A model object with scikit-learn's API + SchemaBuilder: build() cloudpickles the object, the container
+    unpickles it (scikit-learn framework, the image's scikit-learn) and answers with its predict(); the
+    answers equal the client's LinearRegression's. The object holds its fitted coefficients as Python floats
+    and derives from RegressorMixin only: this ring's client has scikit-learn 1.9 and NumPy 2, and their
+    pickles (a fitted LinearRegression: ``numpy._core``; a BaseEstimator subclass:
+    ``sklearn.utils._metadata_requests``) do not load in the image's scikit-learn 1.2 / NumPy 1.24, nor in
+    AWS's 1.2-1 image without the SDK's requirements install (docs/sdk.md)."""
     from sagemaker.serve import ModelBuilder
     from sagemaker.serve.builder.schema_builder import SchemaBuilder
-    from sklearn.base import BaseEstimator, RegressorMixin
+    from sklearn.base import RegressorMixin
     from sklearn.linear_model import LinearRegression
 
-    class Linear(RegressorMixin, BaseEstimator):  # defined here, so cloudpickle stores the class by value
+    class Linear(RegressorMixin):  # defined here, so cloudpickle stores the class by value
         def fit(self, X, y):
             fitted = LinearRegression().fit(X, y)
             self.coef, self.intercept = [float(c) for c in fitted.coef_], float(fitted.intercept_)
