@@ -20,11 +20,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import control_plane, endpoint, images, peers, report, scale, staging, training
+from bench import control_plane, endpoint, images, peers, report, scale, staging, training, transform
 from bench.emulator_proc import running
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = ["control_plane", "training", "endpoint", "staging", "scale"]
+SUITES = ["control_plane", "training", "transform", "endpoint", "staging", "scale"]
 
 
 def main() -> int:
@@ -67,6 +67,7 @@ def main() -> int:
         s3.put_object(Bucket="bench", Key="model.tar.gz", Body=images.model_tarball())
         runners = {"control_plane": lambda: control_plane.run(emu, peer_python, args.quick),
                    "training": lambda: training.run(emu, peer_python, args.quick),
+                   "transform": lambda: transform.run(emu, args.quick),
                    "endpoint": lambda: endpoint.run(emu, peer_python, args.quick),
                    "staging": lambda: staging.run(emu, args.quick),
                    "scale": lambda: scale.run(emu, args.quick)}

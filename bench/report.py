@@ -35,6 +35,10 @@ def headlines(r: dict) -> list[tuple[str, str, str, str]]:
         fit, local = t["sdk_fit_smlocal"]["median"], t["sdk_fit_local_mode"]["median"]
         rows.append(("SDK `fit()`: smlocal / local mode", f"{fit / local:.2f}× ({fit:.2f} s vs {local:.2f} s)",
                      "≤ 1×", _ok(fit <= local)))
+    if "transform" in s:
+        for row in s["transform"]["cases"].values():
+            rows.append((f"batch transform {row['strategy']}, MaxConcurrentTransforms={row['concurrency']}: "
+                         "throughput vs direct", f"{row['ratio']:.0%}", "≥ 90 %", _ok(row["ratio"] >= 0.9)))
     if "endpoint" in s:
         e = s["endpoint"]
         lag = e["in_service_after_first_ping"]["median"]
@@ -119,6 +123,27 @@ def _training_section(s: dict) -> list[str]:
             f"(issue 8) lands; re-run `python -m bench --only training`. Local mode left "
             f"{t['local_mode_containers_left']} stopped container(s) behind for {t['local_mode_fits']} fits "
             "(the harness removes them)."]
+    return out
+
+
+def _transform_section(s: dict) -> list[str]:
+    tr = s["transform"]
+    out = ["", "## Batch transform throughput", "",
+           f"{tr['records']:,} CSV rows ({tr['megabytes']:.1f} MB) in {tr['objects']} objects; the model is the "
+           "test serving image in batch mode (`LINES=1`, one answer line per input line). **direct:** the "
+           "objects cut into the very mini-batches the job sends (the job's own batcher, not timed), POSTed "
+           "over keep-alive connections to a container of the same image, MaxConcurrentTransforms requests "
+           "in flight, answers taken in order. **job:** `CreateTransformJob` through boto3 (1 instance), "
+           "timed over its data phase from the `data-log` stream (first line, after `/ping` and "
+           "`/execution-parameters`, to the last object's upload): S3 reads, splitting, the invocations, the "
+           "`.out` files and their upload. Alternating, best of "
+           f"{tr['rounds']} rounds each; whole job is CreationTime to TransformEndTime.", "",
+           "| BatchStrategy | MaxPayloadInMB | MaxConcurrentTransforms | direct rec/s | job rec/s (data phase) "
+           "| job / direct | whole job |", "|---|---|---|---|---|---|---|"]
+    for row in tr["cases"].values():
+        out.append(f"| {row['strategy']} | {row['payload_mb']} | {row['concurrency']} | "
+                   f"{row['direct_rps']['max']:,.0f} | {row['job_rps']['max']:,.0f} | **{row['ratio']:.0%}** | "
+                   f"{fmt_range(row['whole_job_s'])} |")
     return out
 
 
@@ -233,6 +258,8 @@ def render(r: dict) -> str:
         out += _control_plane_section(s)
     if "training" in s:
         out += _training_section(s)
+    if "transform" in s:
+        out += _transform_section(s)
     if "endpoint" in s:
         out += _endpoint_section(s)
     if "staging" in s:

@@ -53,3 +53,21 @@ def job_labels(kind: str, job_name: str, host: str | None = None) -> dict[str, s
     if host:
         found["org.smlocal.host"] = host
     return found
+
+
+@dataclass(frozen=True)
+class JobNetworking:
+    network: str | None              # None: Docker's default bridge
+    aliases: list[str]
+    extra_networks: list[str]
+
+
+def job_networking(job_network: str, host: str, host_count: int, isolated: bool, shared: str = "") -> JobNetworking:
+    """Where one host of a job runs. Several hosts (they find each other as ``algo-N``) and network
+    isolation (an internal network) need the job's own network ``job_network``; a single host without
+    isolation needs none: it runs where an endpoint's container runs (``shared``, SMLOCAL_DOCKER_NETWORK,
+    else the default bridge), its hostname still resolving to itself, and the job saves Docker's
+    network create (about 0.1 s) before its container can exist."""
+    if host_count > 1 or isolated:
+        return JobNetworking(job_network, [host], [shared] if shared and not isolated else [])
+    return JobNetworking(shared or None, [], [])

@@ -245,15 +245,15 @@ class ContainerJob:
         ``isolated``: the network has no route out; ``sealed``: not even to the host (network isolation of
         training and processing: the hosts reach each other and nothing else)."""
         docker = self.services.docker
-        for stale in docker.find(self.labels()):  # from a run cut short
-            docker.remove(stale.id)
-        docker.create_network(self.network(), self.labels(), internal=isolated or sealed, host_access=not sealed)
+        if any(spec.network == self.network() for spec in specs.values()):   # one host alone needs none
+            docker.create_network(self.network(), self.labels(), internal=isolated or sealed,
+                                  host_access=not sealed)
         started = time.time()
         streams = {h: f"{self.name}/{h}-{int(started)}" for h in self.hosts}
         for host, spec in specs.items():  # every host exists before any starts, as on SageMaker
             for key, value in self.image_environment.items():   # the requested framework version
                 spec.environment.setdefault(key, value)
-            self.containers[host] = docker.create(spec)
+            self.containers[host] = self._create(host, spec)
         self.remember(containers=dict(self.containers), streams=streams, started=started)
         note = self.job.get("_smlocal", {}).get("image_note")
         for host in self.hosts if note else ():  # e.g. the nearest local framework version was used
@@ -262,6 +262,17 @@ class ContainerJob:
             list(pool.map(lambda h: docker.start_created(self.containers[h], specs[h]), self.hosts))
         for host in self.hosts:
             self.follow(host, streams[host])
+
+    def _create(self, host: str, spec: ContainerSpec) -> str:
+        """Create one host's container. A run cut short may have left one of the same name: only when
+        the create fails is it looked for (by label) and removed, so a fresh job pays no extra call."""
+        docker = self.services.docker
+        try:
+            return docker.create(spec)
+        except ContainerError:
+            for stale in docker.find(self.labels(host)):
+                docker.remove(stale.id)
+        return docker.create(spec)   # once more; a second failure is the job's
 
     def follow(self, host: str, stream: str, since_ms: int | None = None,
                seen: collections.Counter | None = None) -> None:

@@ -19,7 +19,14 @@ from typing import Any
 
 from emulator.domain.processing import ROOT, local_relative
 from emulator.infra.containers import ContainerSpec
-from emulator.infra.platform import PlatformEnv, host_names, job_labels, platform_environment, region_environment
+from emulator.infra.platform import (
+    PlatformEnv,
+    host_names,
+    job_labels,
+    job_networking,
+    platform_environment,
+    region_environment,
+)
 
 KIND = "processing-job"
 def instance_count(job: dict[str, Any]) -> int:
@@ -127,12 +134,13 @@ def container_spec(job: dict[str, Any], host: str, image: str, layout: HostLayou
     entrypoint, arguments = command(job)
     name = job["ProcessingJobName"]
     no_network = isolated(job)
+    where = job_networking(network_name(name), host, instance_count(job), no_network, extra_network)
     return ContainerSpec(
         name=container_name(name, host), image=image, command=arguments, entrypoint=entrypoint,
-        environment=environment(job, platform), hostname=host, network=network_name(name), aliases=[host],
+        environment=environment(job, platform), hostname=host, network=where.network, aliases=where.aliases,
         binds=[(str(layout.config), "/opt/ml/config", False), (str(layout.output), "/opt/ml/output", False),
                (str(layout.processing), ROOT, False)],
-        labels=labels(name, host), extra_networks=[extra_network] if extra_network and not no_network else [],
+        labels=labels(name, host), extra_networks=where.extra_networks,
         nano_cpus=limits[0], mem_limit=limits[1],
         extra_hosts={} if no_network else {"host.docker.internal": "host-gateway"},
     )

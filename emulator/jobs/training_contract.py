@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from emulator.infra.containers import ContainerSpec
-from emulator.infra.platform import PlatformEnv, host_names, job_labels, platform_environment, region_environment
+from emulator.infra.platform import (
+    PlatformEnv,
+    host_names,
+    job_labels,
+    job_networking,
+    platform_environment,
+    region_environment,
+)
 
 GROUP = "homogeneousCluster"
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"
@@ -166,11 +173,12 @@ def container_spec(job: dict[str, Any], host: str, image: str, layout: HostLayou
     if checkpoint:
         binds.append((str(layout.checkpoints), checkpoint["LocalPath"], False))
     isolated = bool(job.get("EnableNetworkIsolation"))
+    where = job_networking(network_name(job["TrainingJobName"]), host, job["ResourceConfig"].get("InstanceCount", 1),
+                           isolated, extra_network)
     return ContainerSpec(
         name=container_name(job["TrainingJobName"], host), image=image, command=cmd, entrypoint=entrypoint,
-        environment=environment(job, platform), hostname=host, network=network_name(job["TrainingJobName"]),
-        aliases=[host], binds=binds, labels=labels(job["TrainingJobName"], host),
-        extra_networks=[extra_network] if extra_network and not isolated else [],
+        environment=environment(job, platform), hostname=host, network=where.network, aliases=where.aliases,
+        binds=binds, labels=labels(job["TrainingJobName"], host), extra_networks=where.extra_networks,
         nano_cpus=limits[0], mem_limit=limits[1],
         extra_hosts={} if isolated else {"host.docker.internal": "host-gateway"},
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from emulator.domain.models import model_containers
 from emulator.infra.containers import ContainerSpec
-from emulator.infra.platform import PlatformEnv, job_labels
+from emulator.infra.platform import PlatformEnv, job_labels, job_networking
 from emulator.infra.serving import PORT, serving_environment
 
 KIND = "transform-job"
@@ -75,11 +75,12 @@ def container_spec(job: dict[str, Any], host: str, image: str, model_dir: Path, 
                    limits: tuple[int | None, int | None], extra_network: str = "") -> ContainerSpec:
     name = job["TransformJobName"]
     no_network = isolated(job)
+    where = job_networking(network_name(name), host, instance_count(job), no_network, extra_network)
     return ContainerSpec(
         name=container_name(name, host), image=image, command=["serve"], environment=environment(job, platform),
-        hostname=host, network=network_name(name), aliases=[host],
+        hostname=host, network=where.network, aliases=where.aliases,
         binds=[(str(model_dir), "/opt/ml/model", False)],
-        labels=labels(name, host), extra_networks=[extra_network] if extra_network and not no_network else [],
+        labels=labels(name, host), extra_networks=where.extra_networks,
         nano_cpus=limits[0], mem_limit=limits[1],
         extra_hosts={} if no_network else {"host.docker.internal": "host-gateway"},
         ports={} if no_network else {f"{PORT}/tcp": ("127.0.0.1", None)},

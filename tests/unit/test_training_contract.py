@@ -114,3 +114,17 @@ def test_sdk3_mpi_driver_is_recognised_in_the_staged_drivers_channel(tmp_path):
     (tmp_path / "sm_train.sh").write_text(f"{drivers}/torchrun_driver.py\n")
     assert not uses_mpi_driver(tmp_path)
     assert not uses_mpi_driver(tmp_path / "missing")
+
+
+def test_a_single_host_without_isolation_needs_no_network_of_its_own(tmp_path: Path):
+    layout = contract.HostLayout(tmp_path)
+    single = {**JOB, "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
+    spec = contract.container_spec(single, "algo-1", "img", layout, {}, PLATFORM, (None, None))
+    assert spec.network is None and spec.aliases == [] and spec.extra_networks == []   # the default bridge
+    assert spec.hostname == "algo-1"                                                    # resolves to itself
+    spec = contract.container_spec(single, "algo-1", "img", layout, {}, PLATFORM, (None, None), "compose")
+    assert spec.network == "compose" and spec.aliases == [] and spec.extra_networks == []
+    isolated = contract.container_spec({**single, "EnableNetworkIsolation": True}, "algo-1", "img", layout, {},
+                                       PLATFORM, (None, None), "compose")
+    assert isolated.network == "smlocal-train-job-1" and isolated.aliases == ["algo-1"]
+    assert isolated.extra_networks == []
