@@ -11,6 +11,10 @@ Where a handler runs:
   concurrent clients (docs/benchmarks.md).
 - ``in_thread``: anything that writes, waits or may take longer; run in the thread pool.
 - ``awaited``: coroutines (the invocation proxy), awaited on the event loop.
+
+A thread handler may carry ``quick``: a loop-safe attempt the gateway tries first on the event loop;
+it returns the answer, or None when the request needs the thread after all (the SDK's first Describe
+of a running job, which ``sdk_wait`` holds). Every other Describe of a job is then a read on the loop.
 """
 
 from __future__ import annotations
@@ -38,12 +42,15 @@ class Where(Enum):
 class HandlerSpec:
     handler: Callable[[Params], Any]
     where: Where
+    quick: Callable[[Params], Result | None] | None = None   # THREAD only: try this on the loop first
 
     def __post_init__(self) -> None:
         is_coroutine = inspect.iscoroutinefunction(self.handler)
         if is_coroutine != (self.where is Where.AWAITED):
             raise TypeError(f"{getattr(self.handler, '__qualname__', self.handler)}: coroutine handlers are "
                             "'awaited', plain functions run 'on_loop' or 'in_thread'")
+        if self.quick is not None and self.where is not Where.THREAD:
+            raise TypeError("only a thread handler has a quick attempt on the loop")
 
 
 OperationTable = dict[str, HandlerSpec]
@@ -61,9 +68,9 @@ def awaited(handler: AsyncHandler) -> HandlerSpec:
     return HandlerSpec(handler, Where.AWAITED)
 
 
-def blocking(handler: SyncHandler) -> HandlerSpec:
+def blocking(handler: SyncHandler, quick: Callable[[Params], Result | None] | None = None) -> HandlerSpec:
     """A handler that waits (sleeps, polls): it always runs in a worker thread, and refuses to run
-    on an event loop's thread should anything ever call it there."""
+    on an event loop's thread should anything ever call it there. ``quick``: see the module docstring."""
     def guarded(params: Params) -> Result:
         try:
             asyncio.get_running_loop()
@@ -71,4 +78,4 @@ def blocking(handler: SyncHandler) -> HandlerSpec:
             return handler(params)
         raise RuntimeError(f"{getattr(handler, '__qualname__', handler)} blocks and must not run on the event loop")
     guarded.__qualname__ = getattr(handler, "__qualname__", "blocking")
-    return HandlerSpec(guarded, Where.THREAD)
+    return HandlerSpec(guarded, Where.THREAD, quick)

@@ -18,6 +18,7 @@ from emulator.api.fastpath import InvocationFastPath
 from emulator.api.gateway import Gateway
 from emulator.api.guard import RequestGuard
 from emulator.api.invoke_proxy import InvocationProxy
+from emulator.api.jsonpath import JsonTargetPath
 from emulator.api.s3proxy import S3Proxy
 from emulator.cloudwatch.service import CloudWatchOps
 from emulator.config import Settings, served_names
@@ -125,7 +126,8 @@ def build(settings: Settings, containers: ContainerRuntime | None = None) -> Emu
 
 
 def create(settings: Settings, containers: ContainerRuntime | None = None) -> tuple[Any, Emulator]:
-    """The ASGI application (FastAPI behind the invocation fast path) and the emulator it serves."""
+    """The ASGI application (FastAPI behind the invocation and JSON-protocol fast paths) and the emulator it
+    serves."""
     emulator = build(settings, containers)
 
     def health() -> dict[str, Any]:
@@ -148,8 +150,9 @@ def create(settings: Settings, containers: ContainerRuntime | None = None) -> tu
                     "every API (docs/security.md)", settings.gateway_url)
     console, _ = console_for(emulator)
     app: FastAPI = create_app(gateway, health, shutdown, on_startup=startup, console=console)
-    guarded = RequestGuard(InvocationFastPath(app, gateway), served_names(settings, settings.extra_hosts),
-                           settings.cors_origins, settings.max_s3_body_bytes)
+    guarded = RequestGuard(InvocationFastPath(JsonTargetPath(app, gateway), gateway),
+                           served_names(settings, settings.extra_hosts), settings.cors_origins,
+                           settings.max_s3_body_bytes)
     if settings.invoke_proxy:
         guarded.raw_invocations = InvocationProxy(gateway, guarded.names)
     return guarded, emulator

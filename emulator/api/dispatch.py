@@ -90,6 +90,11 @@ class Service:
         if spec.where is Where.LOOP:
             return self.call(op_name, raw_params)
         if spec.where is Where.THREAD:
+            if spec.quick is not None:
+                params = self.validated(operation, raw_params)
+                answer = spec.quick(params)
+                if answer is not None:
+                    return operation, answer
             return await run_in_threadpool(self.call, op_name, raw_params)
         params = self.validated(operation, raw_params)
         return operation, (await spec.handler(params)) or {}

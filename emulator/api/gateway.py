@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import urllib.parse
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +67,8 @@ class Gateway:
         request_id = new_request_id()
         target = request.headers.get("x-amz-target")
         if target:
-            prefix, _, operation = target.partition(".")
-            return await self._json(_JSON_TARGETS.get(prefix), operation, request, request_id)
+            name, operation = self.json_service(target)
+            return await self._json(name, operation, request, request_id)
         runtime = self.services.get("sagemaker-runtime")
         if runtime and request.url.path.startswith("/endpoints/") and \
                 restjson.path_matches_any(runtime.model, request.url.path):
@@ -128,13 +128,21 @@ class Gateway:
 
     # --- protocols ---------------------------------------------------------------------------------
     async def _json(self, name: str | None, operation: str, request: Request, request_id: str) -> Response:
+        return await self.json_call(name, operation, request.headers.get("x-amz-target"), lambda: self._body(request),
+                                    request.scope, request.headers.get("user-agent"), request_id)
+
+    async def json_call(self, name: str | None, operation: str, target: str | None,
+                        read_body: Callable[[], Awaitable[bytes]], scope: MutableMapping[str, Any],
+                        user_agent: str | None, request_id: str) -> Response:
+        """A JSON-protocol call (``X-Amz-Target``), from FastAPI's route or the ASGI-level fast path
+        (``api/jsonpath.py``): ``read_body`` reads the body within ``max_body_bytes``."""
         try:
-            body = await self._body(request)
-            self.authenticate(JSON, request.scope, body)
+            body = await read_body()
+            self.authenticate(JSON, scope, body)
             service = self.services.get(name or "")
             if service is None:
                 raise UnknownOperationException(
-                    f"X-Amz-Target '{request.headers.get('x-amz-target')}' names no service smlocal "
+                    f"X-Amz-Target '{target}' names no service smlocal "
                     "serves; expected SageMaker.<Operation> or Logs_20140328.<Operation>.")
             try:
                 params = json.loads(body) if body.strip() else {}
@@ -142,12 +150,17 @@ class Gateway:
                 raise SerializationException(f"The request body is not valid JSON: {exc}") from None
             except RecursionError:
                 raise SerializationException("The request body is nested too deeply.") from None
-            with caller.calling_as(request.headers.get("user-agent")):  # worker threads inherit the hint
+            with caller.calling_as(user_agent):  # worker threads inherit the hint
                 op, result = await service.acall(operation, params)
             return json_result(shape_output(op.output_shape, result), request_id,
                                JSON_10 if service.name in _JSON_10 else JSON_11)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
             return json_error(exc, request_id, JSON_10 if name in _JSON_10 else JSON_11)
+
+    def json_service(self, target: str) -> tuple[str | None, str]:
+        """(service name or None, operation) of an ``X-Amz-Target`` value."""
+        prefix, _, operation = target.partition(".")
+        return _JSON_TARGETS.get(prefix), operation
 
     async def _rest_json(self, service: Service, request: Request, request_id: str) -> Response:
         try:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from emulator.errors import ValidationException
@@ -58,6 +59,48 @@ def paginate(items: list[Any], params: dict[str, Any], default_max: int = DEFAUL
     page = items[offset:offset + size]
     more = offset + size < len(items)
     return page, (encode_token(offset + size, params) if more else None)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """``list_page``'s filters, sort and page as plain values, for a store that selects the page itself
+    (``ResourceStore.page``) instead of reading every record: same filters, same order, same tokens."""
+
+    name_contains: str | None          # lower case
+    status: str | None
+    after: dict[str, float]            # "CreationTime"/"LastModifiedTime" -> exclusive lower bound
+    before: dict[str, float]           # ... exclusive upper bound
+    sort: str                          # "CreationTime", "Name" or "Status"
+    descending: bool
+    offset: int
+    size: int
+
+
+def list_query(params: dict[str, Any], *, status_field: str | None,
+               default_max: int = DEFAULT_MAX_RESULTS) -> ListQuery:
+    """What ``list_page`` would do with ``params`` (raises the same error for a bad NextToken)."""
+    after: dict[str, float] = {}
+    before: dict[str, float] = {}
+    for param, (field, _) in _TIME_FILTERS.items():
+        if param in params:
+            bounds = after if param.endswith("After") else before
+            if field in bounds:                      # pragma: no cover - one parameter per field
+                raise AssertionError(param)
+            bounds[field] = params[param]
+    sort = params.get("SortBy", "CreationTime")
+    if sort not in ("Name", "Status") or (sort == "Status" and not status_field):
+        sort = "CreationTime"
+    return ListQuery(
+        name_contains=params["NameContains"].lower() if params.get("NameContains") else None,
+        status=params["StatusEquals"] if params.get("StatusEquals") and status_field else None,
+        after=after, before=before, sort=sort,
+        descending=params.get("SortOrder", "Descending") == "Descending",
+        offset=decode_token(params.get("NextToken"), params),
+        size=params.get("MaxResults") or default_max)
+
+
+def next_token(query: ListQuery, more: bool, params: dict[str, Any]) -> str | None:
+    return encode_token(query.offset + query.size, params) if more else None
 
 
 def list_page(records: list[dict[str, Any]], params: dict[str, Any], *, name_field: str,

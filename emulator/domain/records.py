@@ -9,7 +9,7 @@ from typing import Any
 
 from emulator.config import Settings
 from emulator.domain.families import Family
-from emulator.domain.listing import list_page
+from emulator.domain.listing import list_query, next_token
 from emulator.state.resources import AlreadyExists, ResourceStore
 
 
@@ -85,9 +85,12 @@ class Records:
         return record
 
     def list(self, params: dict[str, Any]) -> dict[str, Any]:
-        page, token = list_page(self.ctx.store.all(self.family.kind), params,
-                                name_field=self.family.name_field,
-                                status_field=self.family.status_field)
+        query = list_query(params, status_field=self.family.status_field)
+        page = self.ctx.store.page(self.family.kind, name_contains=query.name_contains, status=query.status,
+                                   after=query.after, before=query.before, sort=query.sort,
+                                   descending=query.descending, offset=query.offset, limit=query.size + 1)
+        token = next_token(query, len(page) > query.size, params)
+        page = page[:query.size]
         if self.family.summary is not None:
             page = [self.family.summary(record) for record in page]
         out: dict[str, Any] = {self.family.list_key: page}

@@ -53,6 +53,16 @@ class FirstDescribeWait:
         so it is ``blocking``: always in a worker thread, never on the event loop."""
         status_field, arn_field = family.status_field or "", family.arn_field
 
+        def answered_at_once(record: dict[str, Any]) -> bool:
+            return (self.seconds <= 0 or not caller.is_sdk() or record.get(status_field) not in ACTIVE
+                    or time.time() - float(record.get("CreationTime", 0)) > RECENT
+                    or record[arn_field] in self._seen)
+
+        def quick(params: dict[str, Any]) -> dict[str, Any] | None:
+            """On the event loop: the record, unless this is a look the hold may keep (then the thread)."""
+            record = describe(params)
+            return record if answered_at_once(record) else None
+
         def handler(params: dict[str, Any]) -> dict[str, Any]:
             record = describe(params)
             if (self.seconds <= 0 or not caller.is_sdk() or record.get(status_field) not in ACTIVE
@@ -64,4 +74,4 @@ class FirstDescribeWait:
                 time.sleep(POLL)
                 record = describe(params)
             return record
-        return blocking(handler)
+        return blocking(handler, quick)

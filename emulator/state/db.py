@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS resources (
     body      TEXT NOT NULL,          -- the record as JSON
     PRIMARY KEY (kind, key)
 );
+CREATE INDEX IF NOT EXISTS resources_by_created ON resources (kind, created, key);
 CREATE TABLE IF NOT EXISTS tags (
     arn   TEXT NOT NULL,
     key   TEXT NOT NULL,

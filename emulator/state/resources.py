@@ -13,6 +13,8 @@ from typing import Any
 
 from emulator.state.db import Database, dumps, loads
 
+_TIME_COLUMNS = {"CreationTime": "created", "LastModifiedTime": "modified"}
+
 
 class AlreadyExists(Exception):
     """A record with this kind and (case-insensitive) name exists."""
@@ -101,6 +103,39 @@ class ResourceStore:
             sql += f" AND status IN ({','.join('?' * len(status_in))})"
             args += list(status_in)
         return [loads(r["body"]) for r in self.db.query(sql + " ORDER BY created, key", args)]
+
+    def page(self, kind: str, *, name_contains: str | None = None, status: str | None = None,
+             after: dict[str, float] | None = None, before: dict[str, float] | None = None,
+             sort: str = "CreationTime", descending: bool = True, offset: int = 0, limit: int = 10
+             ) -> list[dict[str, Any]]:
+        """One page of a kind's records, filtered and sorted in SQL (only the page's bodies are parsed).
+
+        The order is the one ``all`` followed by Python's stable sort gives: by (created, key) for
+        CreationTime; by key for Name; by (status, created) for Status, ties by key ascending.
+        ``name_contains`` is lower case; ``after``/``before`` map CreationTime/LastModifiedTime to
+        exclusive bounds."""
+        sql = "SELECT body FROM resources WHERE kind=?"
+        args: list[Any] = [kind]
+        if name_contains:
+            sql += " AND instr(key, ?) > 0"
+            args.append(name_contains)
+        if status is not None:
+            sql += " AND status=?"
+            args.append(status)
+        for bounds, op in ((after or {}, ">"), (before or {}, "<")):
+            for field, bound in bounds.items():
+                sql += f" AND {_TIME_COLUMNS[field]} {op} ?"
+                args.append(bound)
+        way = "DESC" if descending else "ASC"
+        if sort == "Name":
+            order = f"key {way}"
+        elif sort == "Status":
+            order = f"COALESCE(status, '') {way}, created {way}, key ASC"
+        else:
+            order = f"created {way}, key {way}"
+        sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
+        args += [limit, offset]
+        return [loads(r["body"]) for r in self.db.query(sql, args)]
 
     # --- tags --------------------------------------------------------------------------------------
     def tags(self, arn: str) -> list[dict[str, str]]:

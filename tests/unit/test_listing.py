@@ -65,3 +65,58 @@ def test_token_from_another_query_is_refused():
 def test_garbage_tokens_are_validation_errors(token):
     with pytest.raises(ValidationException):
         paginate([1, 2, 3], {"NextToken": token})
+
+
+def test_the_store_selects_the_same_pages_as_list_page(tmp_path):
+    """Records.list pages in SQL (ResourceStore.page): same items, order and tokens as list_page over
+    every record, for filters, sorts, ties (equal times and statuses) and pagination."""
+    import random
+    import time
+
+    from emulator.config import Settings
+    from emulator.domain.families import TRAINING_JOB
+    from emulator.domain.records import Context, Records
+    from emulator.state.db import Database
+    from emulator.state.resources import ResourceStore
+
+    store = ResourceStore(Database(tmp_path / "db.sqlite"))
+    records = Records(Context(Settings(data_dir=tmp_path), store), TRAINING_JOB)
+    rng = random.Random(19)
+    base = time.time()
+    for i in range(60):
+        name = rng.choice(["Job", "job", "train", "Train-x", "b"]) + f"-{i:02d}"
+        record = records.create(name, {"TrainingJobStatus": rng.choice(["InProgress", "Completed", "Failed"])})
+        tied = base + rng.choice([0, 0, 1, 2.5])           # many equal CreationTimes
+        store.db.query("UPDATE resources SET created=?, modified=? WHERE kind=? AND key=?",
+                       (tied, tied + i, TRAINING_JOB.kind, name.lower()))
+        store.update(TRAINING_JOB.kind, name, lambda r, t=tied, m=tied + i: r.update(
+            CreationTime=t, LastModifiedTime=m), status_field="TrainingJobStatus", touch=False)
+        assert record["TrainingJobName"] == name
+    everything = store.all(TRAINING_JOB.kind)
+    for _ in range(300):
+        params = _random_params(rng, base)
+        expected_pages, got_pages = [], []
+        for pages, lister in ((expected_pages, lambda p: list_page(everything, p, name_field="TrainingJobName",
+                                                                  status_field="TrainingJobStatus")),
+                              (got_pages, lambda p: _as_pair(records.list(p)))):
+            token = None
+            while True:
+                found, token = lister({**params, **({"NextToken": token} if token else {})})
+                pages.append(([r["TrainingJobName"] for r in found], token))
+                if not token:
+                    break
+        assert got_pages == expected_pages, params
+
+
+def _random_params(rng, base: float) -> dict:
+    choices = {"SortBy": (0.5, ["Name", "CreationTime", "Status"]), "SortOrder": (0.5, ["Ascending", "Descending"]),
+               "NameContains": (0.3, ["JOB", "train", "-1", "x", "zzz"]),
+               "StatusEquals": (0.3, ["InProgress", "Completed", "Failed", "Stopped"]),
+               "CreationTimeAfter": (0.2, [base - 1, base, base + 1]),
+               "LastModifiedTimeBefore": (0.2, [base + 10, base + 30, base + 70]),
+               "MaxResults": (0.7, [1, 3, 7, 100])}
+    return {name: rng.choice(values) for name, (chance, values) in choices.items() if rng.random() < chance}
+
+
+def _as_pair(answer: dict) -> tuple[list, str | None]:
+    return answer["TrainingJobSummaries"], answer.get("NextToken")

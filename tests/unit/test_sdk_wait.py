@@ -64,3 +64,23 @@ def test_the_hold_ends_at_the_window_with_the_job_still_running():
     reads = Reads(job())
     assert ask(SDK_UA, 0.3, reads)["TrainingJobStatus"] == "InProgress"
     assert reads.count > 1   # it kept looking until the window closed, then answered
+
+
+def test_the_quick_attempt_answers_every_look_the_hold_would_answer_at_once_and_defers_the_rest():
+    """``quick`` runs on the event loop: it must never answer a look the hold would keep, nor spend one."""
+    for user_agent, record, seconds in [("aws-cli/2.15 md/Botocore#1.34", job(), 30), (SDK3_UA, job(), 30),
+                                        (SDK_UA, job(age=60), 30), (SDK_UA, job(), 0),
+                                        (SDK_UA, job("Completed"), 30)]:
+        reads = Reads(record)
+        with caller.calling_as(user_agent):
+            assert FirstDescribeWait(seconds).wrap(TRAINING_JOB, reads).quick({}) == record
+    hold = FirstDescribeWait(30)
+    reads = Reads(job())
+    spec = hold.wrap(TRAINING_JOB, reads)
+    with caller.calling_as(SDK_UA):
+        assert spec.quick({}) is None                       # the SDK's first look: the thread holds it
+        assert spec.quick({}) is None                       # ... and quick did not use the first look up
+        threading.Timer(0.2, lambda: reads.record.update(TrainingJobStatus="Completed")).start()
+        assert spec.handler({})["TrainingJobStatus"] == "Completed"
+        reads.record.update(TrainingJobStatus="InProgress")
+        assert spec.quick({})["TrainingJobStatus"] == "InProgress"   # later looks: on the loop

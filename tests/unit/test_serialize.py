@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import random
 
 from botocore.parsers import create_parser
 
 from emulator.api import query, restjson
-from emulator.api.serialize import shape_output
+from emulator.api.serialize import epoch, shape_output
 from emulator.api.service_models import service_model
 
 
@@ -84,3 +86,69 @@ def test_rest_json_response_puts_members_in_headers_and_payload():
         operation, {"Body": b"[1]", "ContentType": "application/json", "InvokedProductionVariant": "AllTraffic"})
     assert (status, body) == (200, b"[1]")
     assert headers == {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": "AllTraffic"}
+
+
+def _reference(shape, value):
+    """The walk shape_output did before it was compiled per shape (the behaviour it must keep)."""
+    if shape is None:
+        return {}
+    kind = shape.type_name
+    if kind == "structure":
+        out = {}
+        for name, member in shape.members.items():
+            item = value.get(name) if isinstance(value, dict) else None
+            if item is None:
+                continue
+            out[member.serialization.get("name", name)] = _reference(member, item)
+        return out
+    if kind == "list":
+        return [_reference(shape.member, item) for item in value]
+    if kind == "map":
+        return {key: _reference(shape.value, item) for key, item in value.items()}
+    if kind == "timestamp":
+        return epoch(value)
+    if kind == "blob":
+        raw = value.encode() if isinstance(value, str) else bytes(value)
+        return base64.b64encode(raw).decode()
+    if kind in ("integer", "long"):
+        return int(value)
+    if kind in ("float", "double"):
+        return float(value)
+    return value
+
+
+def _sample(shape, rng: random.Random, depth: int = 0):
+    """A value for ``shape`` with some members missing, some None, some extra, mixed input types."""
+    kind = shape.type_name
+    if kind == "structure":
+        if depth > 5:
+            return {}
+        out = {name: (None if rng.random() < 0.1 else _sample(member, rng, depth + 1))
+                for name, member in shape.members.items() if rng.random() < 0.8}
+        out["NotInTheShape"] = "dropped"
+        return out
+    if kind == "list":
+        return [_sample(shape.member, rng, depth + 1) for _ in range(rng.randint(0, 3))] if depth <= 5 else []
+    if kind == "map":
+        return {f"k{i}": _sample(shape.value, rng, depth + 1) for i in range(rng.randint(0, 2))} if depth <= 5 else {}
+    if kind == "timestamp":
+        return rng.choice([1700000000.25, "2026-12-03T10:00:00Z", dt.datetime(2026, 1, 2, 3, 4, 5)])
+    if kind == "blob":
+        return rng.choice([b"\x00\x01bytes", "text"])
+    if kind in ("integer", "long"):
+        return rng.choice([3, 4.0, "5"])
+    if kind in ("float", "double"):
+        return rng.choice([1, 2.5, "3.5"])
+    if kind == "boolean":
+        return rng.random() < 0.5
+    return f"s{rng.randint(0, 99)}"
+
+
+def test_compiled_shapers_answer_as_the_shape_walk_did_for_every_sagemaker_output():
+    model = service_model("sagemaker")
+    rng = random.Random(19)
+    for name in model.operation_names:
+        shape = model.operation_model(name).output_shape
+        for _ in range(3):
+            value = _sample(shape, rng) if shape is not None else {}
+            assert shape_output(shape, value) == _reference(shape, value), name
