@@ -71,6 +71,9 @@ def headlines(r: dict) -> list[tuple[str, str, str, str]]:
         rows.append((f"{sc['jobs']} jobs + {sc['endpoints']} endpoints at once: lost or leaked",
                      f"{sc['jobs'] - sc['completed']} jobs, {sc['endpoints'] - sc['in_service']} endpoints, "
                      f"{sc['containers_leaked']} containers", "none", _ok(clean)))
+        p99 = sc["busy_list_latency_ms"]["p99"]
+        rows.append((f"{sc['jobs']} jobs + {sc['endpoints']} endpoints: ListTrainingJobs p99 while busy",
+                     f"{p99:.1f} ms", "< 50 ms", _ok(p99 < 50)))
     return rows
 
 

@@ -29,35 +29,43 @@ def _managed() -> set[str]:
             or any("scale-" in v for v in (c.get("Labels") or {}).values())}
 
 
+def _statuses(sm, operation: str, key: str, status: str, prefix: str) -> dict[str, str]:
+    """Name -> status of every listed resource whose name contains ``prefix`` (paged List* calls)."""
+    name_key = status.removesuffix("Status") + "Name"   # TrainingJobStatus -> TrainingJobName
+    found, token = {}, None
+    while True:
+        page = getattr(sm, operation)(NameContains=prefix, MaxResults=100, **({"NextToken": token} if token else {}))
+        found.update((item[name_key], item[status]) for item in page[key])
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
 def _drain(sm, jobs: int, endpoints: int, started: float) -> tuple[dict[str, str], float | None, float | None]:
-    """Poll until every job has ended and every endpoint left Creating: (final statuses, seconds until
-    the jobs were done, seconds until the endpoints were)."""
-    pending_jobs, pending_eps = {f"scale-job-{i}" for i in range(jobs)}, {f"scale-ep-{i}" for i in range(endpoints)}
+    """Poll (paged List* calls, as a console would) until every job has ended and every endpoint left
+    Creating: (final statuses, seconds until the jobs were done, seconds until the endpoints were)."""
+    job_names, ep_names = {f"scale-job-{i}" for i in range(jobs)}, {f"scale-ep-{i}" for i in range(endpoints)}
     statuses: dict[str, str] = {}
     jobs_done = eps_done = None
-    while pending_jobs or pending_eps:
-        for name in list(pending_jobs):
-            status = sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
-            if status != "InProgress":
-                statuses[name] = status
-                pending_jobs.discard(name)
-        for name in list(pending_eps):
-            status = sm.describe_endpoint(EndpointName=name)["EndpointStatus"]
-            if status not in ("Creating",):
-                statuses[name] = status
-                pending_eps.discard(name)
-        if not pending_jobs and jobs_done is None:
-            jobs_done = time.perf_counter() - started
-        if not pending_eps and eps_done is None:
-            eps_done = time.perf_counter() - started
-        if time.perf_counter() - started > 900:
-            raise RuntimeError(f"not drained after 15 min: {sorted(pending_jobs | pending_eps)[:5]}")
-        time.sleep(0.2)
+    while jobs_done is None or eps_done is None:
+        if jobs_done is None:
+            listed = _statuses(sm, "list_training_jobs", "TrainingJobSummaries", "TrainingJobStatus", "scale-job-")
+            if all(listed.get(n, "InProgress") not in ("InProgress", "Stopping") for n in job_names):
+                statuses.update((n, listed[n]) for n in job_names)
+                jobs_done = time.perf_counter() - started
+        if eps_done is None:
+            listed = _statuses(sm, "list_endpoints", "Endpoints", "EndpointStatus", "scale-ep-")
+            if all(listed.get(n, "Creating") != "Creating" for n in ep_names):
+                statuses.update((n, listed[n]) for n in ep_names)
+                eps_done = time.perf_counter() - started
+        if time.perf_counter() - started > 1800:
+            raise RuntimeError("not drained after 30 min")
+        time.sleep(0.5)
     return statuses, jobs_done, eps_done
 
 
 def run(emu: Emulator, quick: bool) -> dict:
-    jobs, endpoints = (20, 4) if quick else (50, 10)
+    jobs, endpoints = (50, 10) if quick else (500, 50)
     sm, probe_client = emu.client(), emu.client()
     before = _managed()
     proc = psutil.Process(emu.process.pid)
@@ -93,7 +101,7 @@ def run(emu: Emulator, quick: bool) -> dict:
         time.sleep(0.5)
     leaked = len(_managed() - before)
     latencies.sort()
-    listed = len(sm.list_training_jobs(NameContains="scale-job-", MaxResults=100)["TrainingJobSummaries"])
+    listed = len(_statuses(sm, "list_training_jobs", "TrainingJobSummaries", "TrainingJobStatus", "scale-job-"))
     return {
         "jobs": jobs, "endpoints": endpoints,
         "jobs_drained_s": jobs_done, "endpoints_in_service_s": eps_done,
