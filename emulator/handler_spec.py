@@ -56,6 +56,18 @@ class HandlerSpec:
 OperationTable = dict[str, HandlerSpec]
 
 
+class Stored(dict):
+    """A record exactly as stored, returned as a handler's whole answer (Describe<Noun>): ``text`` is its
+    stored JSON, so the gateway may reuse the response it built for the same text and operation (a
+    write changes the text). Instances may be shared between requests: nobody mutates them."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str, record: dict[str, Any]) -> None:
+        super().__init__(record)
+        self.text = text
+
+
 def on_loop(handler: SyncHandler) -> HandlerSpec:
     return HandlerSpec(handler, Where.LOOP)
 

@@ -19,9 +19,10 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.model import OperationModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -30,7 +31,7 @@ from emulator import caller
 from emulator.api import query, restjson
 from emulator.api.auth import JSON, QUERY, S3, Authenticator
 from emulator.api.dispatch import Service
-from emulator.api.responses import JSON_10, JSON_11, json_error, json_result, new_request_id, xml_error
+from emulator.api.responses import JSON_10, JSON_11, json_error, json_result, json_text, new_request_id, xml_error
 from emulator.api.s3proxy import S3Proxy
 from emulator.api.serialize import shape_output
 from emulator.errors import (
@@ -39,6 +40,7 @@ from emulator.errors import (
     ServiceError,
     UnknownOperationException,
 )
+from emulator.handler_spec import Stored
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ _JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs", "GraniteServ
 _JSON_10 = {"cloudwatch"}                 # services whose JSON protocol is 1.0 (the rest are 1.1)
 _SCOPES = {"sts": "sts", "iam": "iam", "monitoring": "cloudwatch"}   # SigV4 signing name -> service
 _REST_JSON = "application/json"
+_ANSWERS_KEPT = 512   # Describe answers kept by (operation, stored record text)
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Gateway:
     max_body_bytes: int
     s3: S3Proxy | None = None
     auth: Authenticator | None = None     # None: SMLOCAL_AUTH=off, every request is let through
+    _answers: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)   # see _json_text
 
     def authenticate(self, protocol: str, scope: MutableMapping[str, Any], body: bytes | None) -> None:
         """Raise AWS's error unless the request is signed with smlocal's keys (see ``api/auth.py``)."""
@@ -152,10 +156,22 @@ class Gateway:
                 raise SerializationException("The request body is nested too deeply.") from None
             with caller.calling_as(user_agent):  # worker threads inherit the hint
                 op, result = await service.acall(operation, params)
-            return json_result(shape_output(op.output_shape, result), request_id,
+            return json_result(self._json_text(op, result), request_id,
                                JSON_10 if service.name in _JSON_10 else JSON_11)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an AWS error
             return json_error(exc, request_id, JSON_10 if name in _JSON_10 else JSON_11)
+
+    def _json_text(self, op: OperationModel, result: dict[str, Any]) -> str:
+        """The response body; built once per (operation, stored text) for a record returned as stored."""
+        if type(result) is not Stored:
+            return json_text(shape_output(op.output_shape, result))
+        key = (op.name, result.text)
+        text = self._answers.get(key)
+        if text is None:
+            if len(self._answers) >= _ANSWERS_KEPT:
+                self._answers.pop(next(iter(self._answers)))
+            text = self._answers[key] = json_text(shape_output(op.output_shape, result))
+        return text
 
     def json_service(self, target: str) -> tuple[str | None, str]:
         """(service name or None, operation) of an ``X-Amz-Target`` value."""

@@ -29,8 +29,13 @@ def as_service_error(exc: BaseException) -> ServiceError:
     return InternalFailure(f"smlocal hit an internal error ({type(exc).__name__}); see the gateway log.")
 
 
-def json_result(body: dict[str, Any], request_id: str, content_type: str = JSON_11) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=200,
+def json_text(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def json_result(body: dict[str, Any] | str, request_id: str, content_type: str = JSON_11) -> Response:
+    """A 200 answer: ``body`` shaped, or already its JSON text."""
+    return Response(body if isinstance(body, str) else json_text(body), status_code=200,
                     media_type=content_type, headers={"x-amzn-RequestId": request_id})
 
 

@@ -10,7 +10,11 @@ from typing import Any
 from emulator.config import Settings
 from emulator.domain.families import Family
 from emulator.domain.listing import list_query, next_token
+from emulator.handler_spec import Stored
+from emulator.state.db import loads
 from emulator.state.resources import AlreadyExists, ResourceStore
+
+_PARSED_KEPT = 256   # per family: the records being described over and over (polling clients)
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Records:
     def __init__(self, ctx: Context, family: Family) -> None:
         self.ctx = ctx
         self.family = family
+        self._parsed: dict[str, Stored] = {}   # stored text -> its record (get_stored)
 
     def arn(self, name: str) -> str:
         return self.ctx.arn(self.family.kind, name.lower() if self.family.lowercase_arn else name)
@@ -63,6 +68,19 @@ class Records:
         record = self.find(name)
         if record is None:
             raise self.family.not_found(name, self.arn(name))
+        return record
+
+    def get_stored(self, name: str) -> Stored:
+        """As ``get``, as a shared read-only ``Stored`` (parsed once per distinct stored text)."""
+        name = self.name_of(name)
+        text = self.ctx.store.get_text(self.family.kind, name)
+        if text is None:
+            raise self.family.not_found(name, self.arn(name))
+        record = self._parsed.get(text)
+        if record is None:
+            if len(self._parsed) >= _PARSED_KEPT:
+                self._parsed.pop(next(iter(self._parsed)))
+            record = self._parsed[text] = Stored(text, loads(text))
         return record
 
     def update(self, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:

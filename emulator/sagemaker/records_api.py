@@ -21,7 +21,7 @@ def operations(ctx: Context, hold: FirstDescribeWait, held: tuple[families.Famil
         records = Records(ctx, family)
 
         def describe(params: dict[str, Any], r: Records = records) -> dict[str, Any]:
-            return r.get(params[r.family.name_field])
+            return r.get_stored(params[r.family.name_field])
 
         def list_(params: dict[str, Any], r: Records = records) -> dict[str, Any]:
             return r.list(params)

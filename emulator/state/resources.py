@@ -51,6 +51,11 @@ class ResourceStore:
         rows = self.db.query("SELECT body FROM resources WHERE kind=? AND key=?", (kind, name.lower()))
         return loads(rows[0]["body"]) if rows else None
 
+    def get_text(self, kind: str, name: str) -> str | None:
+        """The record's stored JSON text (``get`` parses it)."""
+        rows = self.db.query("SELECT body FROM resources WHERE kind=? AND key=?", (kind, name.lower()))
+        return str(rows[0]["body"]) if rows else None
+
     def get_many(self, kind: str, names: list[str]) -> dict[str, dict[str, Any]]:
         """Records of a kind by (case-insensitive) name, in one query; missing names are left out."""
         found: dict[str, dict[str, Any]] = {}
