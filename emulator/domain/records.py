@@ -76,6 +76,9 @@ class Records:
         text = self.ctx.store.get_text(self.family.kind, name)
         if text is None:
             raise self.family.not_found(name, self.arn(name))
+        return self._parse(text)
+
+    def _parse(self, text: str) -> Stored:
         record = self._parsed.get(text)
         if record is None:
             if len(self._parsed) >= _PARSED_KEPT:
@@ -104,11 +107,11 @@ class Records:
 
     def list(self, params: dict[str, Any]) -> dict[str, Any]:
         query = list_query(params, status_field=self.family.status_field)
-        page = self.ctx.store.page(self.family.kind, name_contains=query.name_contains, status=query.status,
+        texts = self.ctx.store.page(self.family.kind, name_contains=query.name_contains, status=query.status,
                                    after=query.after, before=query.before, sort=query.sort,
                                    descending=query.descending, offset=query.offset, limit=query.size + 1)
-        token = next_token(query, len(page) > query.size, params)
-        page = page[:query.size]
+        token = next_token(query, len(texts) > query.size, params)
+        page: list[dict[str, Any]] = [self._parse(text) for text in texts[:query.size]]
         if self.family.summary is not None:
             page = [self.family.summary(record) for record in page]
         out: dict[str, Any] = {self.family.list_key: page}

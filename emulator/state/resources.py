@@ -112,8 +112,9 @@ class ResourceStore:
     def page(self, kind: str, *, name_contains: str | None = None, status: str | None = None,
              after: dict[str, float] | None = None, before: dict[str, float] | None = None,
              sort: str = "CreationTime", descending: bool = True, offset: int = 0, limit: int = 10
-             ) -> list[dict[str, Any]]:
-        """One page of a kind's records, filtered and sorted in SQL (only the page's bodies are parsed).
+             ) -> list[str]:
+        """One page of a kind's records as their stored JSON texts, filtered and sorted in SQL (only the
+        page is read and parsed).
 
         The order is the one ``all`` followed by Python's stable sort gives: by (created, key) for
         CreationTime; by key for Name; by (status, created) for Status, ties by key ascending.
@@ -140,7 +141,7 @@ class ResourceStore:
             order = f"created {way}, key {way}"
         sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
         args += [limit, offset]
-        return [loads(r["body"]) for r in self.db.query(sql, args)]
+        return [str(r["body"]) for r in self.db.query(sql, args)]
 
     # --- tags --------------------------------------------------------------------------------------
     def tags(self, arn: str) -> list[dict[str, str]]:
