@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class Records:
         self.ctx = ctx
         self.family = family
         self._parsed: dict[str, Stored] = {}   # stored text -> its record (get_stored)
+        self._parsed_lock = threading.Lock()
 
     def arn(self, name: str) -> str:
         return self.ctx.arn(self.family.kind, name.lower() if self.family.lowercase_arn else name)
@@ -81,9 +83,11 @@ class Records:
     def _parse(self, text: str) -> Stored:
         record = self._parsed.get(text)
         if record is None:
-            if len(self._parsed) >= _PARSED_KEPT:
-                self._parsed.pop(next(iter(self._parsed)))
-            record = self._parsed[text] = Stored(text, loads(text))
+            record = Stored(text, loads(text))
+            with self._parsed_lock:   # the loop and the SDK hold's worker threads share it
+                if len(self._parsed) >= _PARSED_KEPT:
+                    self._parsed.pop(next(iter(self._parsed)))
+                self._parsed[text] = record
         return record
 
     def update(self, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
