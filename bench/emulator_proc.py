@@ -78,6 +78,17 @@ def running(extra_env: dict[str, str] | None = None, cwd: Path | None = None) ->
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            stop_endpoint_containers(Path(tmp) / "data")
+
+
+def stop_endpoint_containers(data_dir: Path) -> None:
+    """What `smlocal down` adds to stopping the process: endpoint containers outlive the gateway (a
+    restart reattaches to them), so a benchmark that stops its gateway removes them itself."""
+    from emulator.hosting.fleet import stop_all
+    from emulator.infra.docker_engine import DockerEngine
+
+    with contextlib.suppress(Exception):   # no Docker engine: nothing was started
+        stop_all(DockerEngine(), data_dir, grace=1)
 
 
 def _wait_ready(runtime_file: Path, process: subprocess.Popen, log: Path) -> RuntimeInfo:

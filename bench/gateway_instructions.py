@@ -30,6 +30,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from bench.emulator_proc import stop_endpoint_containers
+
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,6 +143,7 @@ def measure(checkout: Path, requests: int, invoke: bool = False, keep: Path | No
                 process.wait(120)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+            stop_endpoint_containers(data)
 
 
 def _free_port() -> int:
