@@ -250,7 +250,9 @@ class DockerEngine:
         """Containers (running or not) carrying all ``labels``."""
         filters = {"label": [MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()]}
         try:
-            found = self.client.containers.list(all=True, filters=filters)
+            # sparse: the listing only (each is inspected below, where one removed meanwhile is skipped;
+            # docker-py's own inspect would fail the whole listing with "No such container")
+            found = self.client.containers.list(all=True, filters=filters, sparse=True)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise ContainerError(f"cannot list containers: {_describe(exc)}") from None
         states = []

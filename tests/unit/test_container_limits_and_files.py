@@ -85,3 +85,32 @@ def test_a_new_db_is_private_whatever_the_umask(tmp_path: Path, umask: int):
         db.close()
     finally:
         os.umask(old)
+
+
+def test_finding_containers_skips_one_removed_while_listing():
+    """A container removed between Docker's listing and its inspect (another job's cleanup) is left out
+    instead of failing the whole listing with "No such container" (seen in CI under load)."""
+    import docker as docker_sdk
+    from docker.models.containers import ContainerCollection
+
+    class Api:
+        _version = "1.41"
+
+        def containers(self, **kwargs):
+            assert kwargs["all"] and kwargs["filters"]["label"][1] == "org.smlocal.job=j"
+            return [{"Id": "kept"}, {"Id": "gone"}]
+
+        def inspect_container(self, container_id):
+            if container_id == "gone":
+                raise docker_sdk.errors.NotFound("No such container: gone")
+            return {"Id": container_id, "Name": "/kept", "State": {"Status": "exited", "ExitCode": 0},
+                    "Config": {"Labels": {"org.smlocal.job": "j"}}}
+
+    class Client:
+        api = Api()
+
+    Client.containers = ContainerCollection(client=Client)   # docker-py's own listing code
+    engine = docker_engine.DockerEngine()
+    engine._client = Client()  # type: ignore[assignment]
+    found = engine.find({"org.smlocal.job": "j"})
+    assert [(c.id, c.status, c.exit_code) for c in found] == [("kept", "exited", 0)]
