@@ -63,11 +63,13 @@ class JobNetworking:
 
 
 def job_networking(job_network: str, host: str, host_count: int, isolated: bool, shared: str = "") -> JobNetworking:
-    """Where one host of a job runs. Several hosts (they find each other as ``algo-N``) and network
-    isolation (an internal network) need the job's own network ``job_network``; a single host without
-    isolation needs none: it runs where an endpoint's container runs (``shared``, SMLOCAL_DOCKER_NETWORK,
-    else the default bridge), its hostname still resolving to itself, and the job saves Docker's
-    network create (about 0.1 s) before its container can exist."""
-    if host_count > 1 or isolated:
-        return JobNetworking(job_network, [host], [shared] if shared and not isolated else [])
-    return JobNetworking(shared or None, [], [])
+    """Where one host of a job runs: always the job's own network ``job_network`` (its hosts find each
+    other as ``algo-N``; an internal one under network isolation), joined to ``shared``
+    (SMLOCAL_DOCKER_NETWORK) unless isolated.
+
+    A single host without isolation could skip the network (about 0.1 s of Docker's time per job) and
+    run on the default bridge with the endpoint containers; that was tried and reverted: with several
+    jobs' containers exiting on that one network at once, Docker 20.10's libnetwork deadlocked (a
+    goroutine dump showed container-exit cleanups waiting on the network's and the controller's locks
+    in opposite orders), hanging every later network call. One network per job keeps exits apart."""
+    return JobNetworking(job_network, [host], [shared] if shared and not isolated else [])

@@ -245,9 +245,7 @@ class ContainerJob:
         ``isolated``: the network has no route out; ``sealed``: not even to the host (network isolation of
         training and processing: the hosts reach each other and nothing else)."""
         docker = self.services.docker
-        if any(spec.network == self.network() for spec in specs.values()):   # one host alone needs none
-            docker.create_network(self.network(), self.labels(), internal=isolated or sealed,
-                                  host_access=not sealed)
+        docker.create_network(self.network(), self.labels(), internal=isolated or sealed, host_access=not sealed)
         started = time.time()
         streams = {h: f"{self.name}/{h}-{int(started)}" for h in self.hosts}
         for host, spec in specs.items():  # every host exists before any starts, as on SageMaker

@@ -116,14 +116,16 @@ def test_sdk3_mpi_driver_is_recognised_in_the_staged_drivers_channel(tmp_path):
     assert not uses_mpi_driver(tmp_path / "missing")
 
 
-def test_a_single_host_without_isolation_needs_no_network_of_its_own(tmp_path: Path):
+def test_a_single_host_runs_on_its_jobs_own_network_too(tmp_path: Path):
+    """Not on the shared bridge: Docker 20.10 deadlocked when several jobs' containers exited on one
+    network at once (infra/platform.job_networking)."""
     layout = contract.HostLayout(tmp_path)
     single = {**JOB, "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1}}
     spec = contract.container_spec(single, "algo-1", "img", layout, {}, PLATFORM, (None, None))
-    assert spec.network is None and spec.aliases == [] and spec.extra_networks == []   # the default bridge
-    assert spec.hostname == "algo-1"                                                    # resolves to itself
+    assert spec.network == "smlocal-train-job-1" and spec.aliases == ["algo-1"] and spec.extra_networks == []
+    assert spec.hostname == "algo-1"
     spec = contract.container_spec(single, "algo-1", "img", layout, {}, PLATFORM, (None, None), "compose")
-    assert spec.network == "compose" and spec.aliases == [] and spec.extra_networks == []
+    assert spec.network == "smlocal-train-job-1" and spec.extra_networks == ["compose"]
     isolated = contract.container_spec({**single, "EnableNetworkIsolation": True}, "algo-1", "img", layout, {},
                                        PLATFORM, (None, None), "compose")
     assert isolated.network == "smlocal-train-job-1" and isolated.aliases == ["algo-1"]
