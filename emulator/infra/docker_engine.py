@@ -18,7 +18,6 @@ from pathlib import Path
 import docker
 import docker.errors
 import requests.exceptions
-from docker.models.containers import _create_container_args
 from docker.types import Mount
 
 from emulator.infra.containers import MANAGED, ContainerError, ContainerSpec, ContainerState
@@ -69,13 +68,13 @@ class DockerEngine:
         route to the host either (an internal network alone still lets them reach every address of
         the host, the S3 bridge relay included, through the bridge's gateway)."""
         options = {} if host_access else {"com.docker.network.bridge.inhibit_ipv4": "true"}
-        try:   # one round trip: an existing network of that name answers 409 (CheckDuplicate)
-            self.client.api.create_network(name, driver="bridge", internal=internal, options=options,
-                                           labels={MANAGED: "true", **labels}, check_duplicate=True)
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409:
-                raise ContainerError(f"cannot create Docker network {name}: {_describe(exc)}") from None
-        except requests.exceptions.RequestException as exc:
+        try:
+            for existing in self.client.networks.list(names=[name]):
+                if existing.name == name:
+                    return
+            self.client.networks.create(name, driver="bridge", internal=internal, options=options,
+                                        labels={MANAGED: "true", **labels})
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise ContainerError(f"cannot create Docker network {name}: {_describe(exc)}") from None
 
     def remove_network(self, name: str) -> None:
@@ -137,12 +136,10 @@ class DockerEngine:
                 kwargs["networking_config"] = {
                     spec.network: self.client.api.create_endpoint_config(aliases=spec.aliases)}
         try:
-            # the low-level call: ``containers.create`` would inspect the new container as well
-            container_id = self.client.api.create_container(
-                **_create_container_args({**kwargs, "version": self.client.api._version}))["Id"]
+            container = self.client.containers.create(**kwargs)
             for network in spec.extra_networks:
-                self.client.api.connect_container_to_network(container_id, network, aliases=spec.aliases or None)
-            return str(container_id)
+                self.client.api.connect_container_to_network(container.id, network, aliases=spec.aliases or None)
+            return str(container.id)
         except docker.errors.ImageNotFound:
             raise ContainerError(f"image {spec.image} is not present in the local Docker engine") from None
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:

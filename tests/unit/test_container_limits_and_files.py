@@ -30,20 +30,18 @@ def test_every_container_spec_has_a_pids_limit(tmp_path: Path, monkeypatch):
 def test_docker_engine_passes_the_pids_limit(monkeypatch):
     created = {}
 
-    class Api:
-        _version = "1.41"
-
-        def create_container(self, **kwargs):
+    class Containers:
+        def create(self, **kwargs):
             created.update(kwargs)
-            return {"Id": "abc"}
+            return type("C", (), {"id": "abc"})()
 
     class Client:
-        api = Api()
+        containers = Containers()
 
     engine = docker_engine.DockerEngine()
     engine._client = Client()  # type: ignore[assignment]
     assert engine.create(ContainerSpec("n", "img:1", pids_limit=123)) == "abc"
-    assert created["host_config"]["PidsLimit"] == 123
+    assert created["pids_limit"] == 123
 
 
 def _mode(path: Path) -> int:
