@@ -10,6 +10,7 @@ added latency within budget.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from emulator.api import restjson
@@ -62,16 +63,25 @@ class InvocationFastPath:
         await send({"type": "http.response.body", "body": body})
 
     async def _body(self, receive: Any) -> bytes:
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
+        return await read_body(receive, self.max_body)
+
+
+async def read_body(receive: Any, max_body: int, disconnected: Callable[[], Exception] | None = None) -> bytes:
+    """An ASGI request's body, refused past ``max_body`` bytes. A disconnect ends it with what arrived,
+    or raises what ``disconnected`` makes when given."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            if disconnected is not None:
+                raise disconnected()
+            break
+        chunk = message.get("body", b"")
+        if chunk:
             size += len(chunk)
-            if size > self.max_body:
-                raise RequestEntityTooLarge(f"The request body exceeds the limit of {self.max_body} bytes.")
+            if size > max_body:
+                raise RequestEntityTooLarge(f"The request body exceeds the limit of {max_body} bytes.")
             chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

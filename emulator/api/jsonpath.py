@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.api.fastpath import read_body as read_asgi_body
 from emulator.api.gateway import Gateway
 from emulator.api.responses import new_request_id
 from emulator.errors import RequestEntityTooLarge, ServiceError
@@ -56,19 +57,10 @@ class JsonTargetPath:
         """The body as ``Gateway._body`` reads it through Starlette's ``Request.stream``."""
         if declared and declared.isdigit() and int(declared) > self.max_body:
             raise RequestEntityTooLarge(f"The request body is {declared} bytes; the limit is {self.max_body} bytes.")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                if chunk:
-                    size += len(chunk)
-                    if size > self.max_body:
-                        raise RequestEntityTooLarge(f"The request body exceeds the limit of {self.max_body} bytes.")
-                    chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-            elif message["type"] == "http.disconnect":   # gone, or cut off by api/limits.py for stalling
-                raise ServiceError("Your socket connection to the server was not read from or written to within "
-                                   "the timeout period.", code="RequestTimeout", status=400)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        # a disconnect: gone, or cut off by api/limits.py for stalling
+        return await read_asgi_body(receive, self.max_body, _timed_out)
+
+
+def _timed_out() -> ServiceError:
+    return ServiceError("Your socket connection to the server was not read from or written to within the "
+                        "timeout period.", code="RequestTimeout", status=400)
