@@ -45,7 +45,7 @@ def _lifecycle(engine: DockerEngine, image: str, index: int) -> None:
         engine.remove(container)
 
 
-def test_engine_connections_stay_bounded_however_many_containers_ran(base_image):
+def test_engine_connections_stay_bounded_however_many_containers_ran(base_image: str) -> None:
     engine = DockerEngine()
     engine.image_exists(base_image)
     baseline = _unix_sockets()
