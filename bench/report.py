@@ -67,10 +67,15 @@ def headlines(r: dict) -> list[tuple[str, str, str, str]]:
     if "scale" in s:
         sc = s["scale"]
         clean = (sc["completed"] == sc["jobs"] and sc["in_service"] == sc["endpoints"]
-                 and sc["containers_leaked"] == 0 and sc["invoked_ok"] == sc["endpoints"])
+                 and sc["containers_leaked"] == 0 and sc["invoked_ok"] == sc["endpoints"]
+                 and sc.get("fds_returned_to_baseline", True))
+        fd_note = ""
+        if "fds_own_before_settled" in sc:
+            fd_note = (f", own fds {sc['fds_own_before_settled'][0]} → {sc['fds_own_before_settled'][1]} "
+                       + ("(pooled, bounded)" if sc["fds_returned_to_baseline"] else "(leaked)"))
         rows.append((f"{sc['jobs']} jobs + {sc['endpoints']} endpoints at once: lost or leaked",
                      f"{sc['jobs'] - sc['completed']} jobs, {sc['endpoints'] - sc['in_service']} endpoints, "
-                     f"{sc['containers_leaked']} containers", "none", _ok(clean)))
+                     f"{sc['containers_leaked']} containers{fd_note}", "none", _ok(clean)))
         p99 = sc["busy_list_latency_ms"]["p99"]
         rows.append((f"{sc['jobs']} jobs + {sc['endpoints']} endpoints: ListTrainingJobs p99 while busy",
                      f"{p99:.1f} ms", "< 50 ms", _ok(p99 < 50)))
@@ -234,6 +239,14 @@ def _scale_section(s: dict) -> list[str]:
             f"| containers left after DeleteEndpoint | {sc['containers_leaked']} |",
             f"| emulator threads / open fds before → after | {sc['threads_before_after'][0]} → "
             f"{sc['threads_before_after'][1]} / {sc['fds_before_after'][0]} → {sc['fds_before_after'][1]} |"]
+    if "fds_own_before_settled" in sc:
+        back = "yes" if sc["fds_returned_to_baseline"] else "**no: a leak**"
+        before, settled = sc["fds_own_before_settled"]
+        out += [f"| emulator's own fds (without its clients' connections) before → {sc['fds_settle_s']:.0f} s "
+                f"later; back to baseline (+ at most {sc['fds_pooled_bound']} idle pooled connections)? | "
+                f"{before} → {settled}; {back} |",
+                "| fds by kind, before → settled | " + ", ".join(
+                    f"{kind} {a} → {b}" for kind, (a, b) in sc["fds_by_kind_before_settled"].items()) + " |"]
     return out
 
 

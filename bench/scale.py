@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlsplit
 
 import docker
 import psutil
 
-from bench import endpoint, images
+from bench import endpoint, fds, images
 from bench.emulator_proc import ROLE, Emulator
 from bench.stats import percentile
 
@@ -69,7 +70,10 @@ def run(emu: Emulator, quick: bool) -> dict:
     sm, probe_client = emu.client(), emu.client()
     before = _managed()
     proc = psutil.Process(emu.process.pid)
-    threads_before, fds_before = proc.num_threads(), proc.num_fds()
+    ports = (urlsplit(emu.url).port or 80, urlsplit(emu.info.s3_endpoint).port or 80)
+    threads_before = proc.num_threads()
+    fds_before, kinds_before = fds.breakdown(emu.process.pid, *ports)
+    own_before = fds.own(fds_before, kinds_before)
     for i in range(endpoints):
         endpoint.create_model(sm, f"scale-ep-{i}")
     latencies: list[float] = []
@@ -100,6 +104,9 @@ def run(emu: Emulator, quick: bool) -> dict:
     while time.monotonic() < deadline and _managed() - before:
         time.sleep(0.5)
     leaked = len(_managed() - before)
+    fds_after = proc.num_fds()
+    # idle pools (Docker engine, S3) may keep up to fds.POOLED connections; wait for the rest to close
+    fds_settled, kinds_settled, settle_s = fds.settle(emu.process.pid, *ports, baseline=own_before)
     latencies.sort()
     listed = len(_statuses(sm, "list_training_jobs", "TrainingJobSummaries", "TrainingJobStatus", "scale-job-"))
     return {
@@ -113,5 +120,10 @@ def run(emu: Emulator, quick: bool) -> dict:
                                  "samples": len(latencies)},
         "containers_leaked": leaked,
         "threads_before_after": [threads_before, proc.num_threads()],
-        "fds_before_after": [fds_before, proc.num_fds()],
+        "fds_before_after": [fds_before, fds_after],
+        # the emulator's own fds (without the benchmark's keep-alive connections to the gateway)
+        "fds_own_before_settled": [own_before, fds_settled], "fds_settle_s": settle_s, "fds_pooled_bound": fds.POOLED,
+        "fds_returned_to_baseline": fds_settled <= own_before + fds.POOLED,
+        "fds_by_kind_before_settled": {k: [kinds_before.get(k, 0), kinds_settled.get(k, 0)]
+                                       for k in sorted(set(kinds_before) | set(kinds_settled))},
     }

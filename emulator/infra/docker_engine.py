@@ -18,11 +18,41 @@ from pathlib import Path
 import docker
 import docker.errors
 import requests.exceptions
+from docker.transport import UnixHTTPAdapter
 from docker.types import Mount
 
 from emulator.infra.containers import MANAGED, ContainerError, ContainerSpec, ContainerState
 
 log = logging.getLogger(__name__)
+POOL_SIZE = 10      # idle connections kept to the engine (docker-py's default ``max_pool_size``)
+
+
+class _OnePoolAdapter(UnixHTTPAdapter):
+    """docker-py's Unix-socket adapter, with one connection pool for the whole engine.
+
+    docker-py (7.x) keys its pools by the request's full URL, so every container-specific call
+    (``/containers/<id>/json``, ``/wait``, ``/logs``...) opens a connection of its own, which then stays
+    idle in a pool of its own: 25 pools of up to 10 connections are kept (least recently used dropped),
+    which the scale benchmark saw as sockets growing with the number of jobs. One pool reuses keep-alive
+    connections across containers and keeps at most ``POOL_SIZE`` idle ones; calls in flight (a
+    followed log stream, a wait) hold one each until they end.
+    """
+
+    def get_connection(self, url, proxies=None):  # type: ignore[no-untyped-def]
+        return super().get_connection("http+docker://localhost", proxies)
+
+
+def _share_one_pool(client: docker.DockerClient) -> None:
+    """Replace a Unix-socket client's per-URL pools by ``_OnePoolAdapter`` (other transports as they are)."""
+    api = client.api
+    current = getattr(api, "_custom_adapter", None)
+    if not isinstance(current, UnixHTTPAdapter) or isinstance(current, _OnePoolAdapter):
+        return
+    shared = _OnePoolAdapter("http+unix://" + current.socket_path, current.timeout, max_pool_size=POOL_SIZE)
+    api.mount("http+docker://", shared)
+    api._custom_adapter = shared
+    current.close()
+
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, docker.errors.APIError):
@@ -42,7 +72,8 @@ class DockerEngine:
         with self._lock:
             if self._client is None:
                 try:
-                    self._client = docker.from_env(timeout=120)
+                    self._client = docker.from_env(timeout=120, max_pool_size=POOL_SIZE)
+                    _share_one_pool(self._client)
                     self._client.ping()
                 except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                     self._client = None
