@@ -25,13 +25,23 @@ def headlines(r: dict) -> list[tuple[str, str, str, str]]:
         for op, by in s["control_plane"]["ops"].items():
             row = by["16"]
             p99 = row["smlocal"]["p99_ms"]["median"]
-            rows.append((f"{op}, 16 clients: throughput vs moto", f"{row['throughput_ratio']:.2f}×", "≥ 3×",
-                         _ok(row["throughput_ratio"] >= 3)))
-            rows.append((f"{op}, 16 clients: smlocal p99", f"{p99:.1f} ms", "< 20 ms", _ok(p99 < 20)))
+            moto_p99 = row["moto"]["p99_ms"]["median"]
+            # issue 19 raised DescribeTrainingJob's targets (10×, p99 within a quarter of moto's); issue 9's hold
+            # for the others (3×, p99 < 20 ms)
+            strict = op == "DescribeTrainingJob"
+            times = 10 if strict else 3
+            rows.append((f"{op}, 16 clients: throughput vs moto", f"{row['throughput_ratio']:.2f}×", f"≥ {times}×",
+                         _ok(row["throughput_ratio"] >= times)))
+            if strict:
+                rows.append((f"{op}, 16 clients: smlocal p99 / moto p99",
+                             f"{p99 / moto_p99:.2f} ({p99:.1f} vs {moto_p99:.1f} ms)", "≤ 0.25",
+                             _ok(p99 <= moto_p99 / 4)))
+            else:
+                rows.append((f"{op}, 16 clients: smlocal p99", f"{p99:.1f} ms", "< 20 ms", _ok(p99 < 20)))
     if "training" in s:
         t = s["training"]
-        rows.append(("no-op job via boto3: added over `docker run`", f"{t['added_s']:+.3f} s", "≤ 0.5 s",
-                     _ok(t["added_s"] <= 0.5)))
+        rows.append(("no-op job via boto3: added over `docker run`", f"{t['added_s']:+.3f} s", "≤ +0.15 s",
+                     _ok(t["added_s"] <= 0.15)))
         fit, local = t["sdk_fit_smlocal"]["median"], t["sdk_fit_local_mode"]["median"]
         rows.append(("SDK `fit()`: smlocal / local mode", f"{fit / local:.2f}× ({fit:.2f} s vs {local:.2f} s)",
                      "≤ 1×", _ok(fit <= local)))
@@ -50,10 +60,14 @@ def headlines(r: dict) -> list[tuple[str, str, str, str]]:
         d = e["delete_endpoint_answer"]["median"]
         rows.append(("DeleteEndpoint answers in", f"{d * 1000:.1f} ms", "< 100 ms", _ok(d < 0.1)))
         one, many = e["invoke"]["1"], e["invoke"]["16"]
-        rows.append(("InvokeEndpoint p50 added over direct (1 client)", f"{one['p50_added_ms']:+.3f} ms", "≤ 1 ms",
-                     _ok(one["p50_added_ms"] <= 1)))
-        rows.append(("InvokeEndpoint throughput vs direct (16 clients)", f"{many['throughput_ratio']:.0%}", "≥ 90 %",
-                     _ok(many["throughput_ratio"] >= 0.9)))
+        rows.append(("InvokeEndpoint p50 added over direct (1 client)", f"{one['p50_added_ms']:+.3f} ms",
+                     "≤ +0.25 ms", _ok(one["p50_added_ms"] <= 0.25)))
+        rows.append(("InvokeEndpoint throughput vs direct (16 clients)", f"{many['throughput_ratio']:.0%}", "≥ 85 %",
+                     _ok(many["throughput_ratio"] >= 0.85)))
+        if "gateway_cpu_us_per_request" in many:
+            cpu = many["gateway_cpu_us_per_request"]["median"]
+            rows.append(("InvokeEndpoint gateway CPU per invocation (16 clients, 1 KiB)", f"{cpu:.0f} µs",
+                         "≤ 100 µs", _ok(cpu <= 100)))
         sp, lp = e["sdk_smlocal"]["predict_p50_ms"], e["sdk_local_mode"]["predict_p50_ms"]
         rows.append(("SDK `predict()` p50: smlocal / local mode", f"{sp / lp:.2f}× ({sp:.2f} vs {lp:.2f} ms)",
                      "(no target)", "—"))
