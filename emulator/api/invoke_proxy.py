@@ -1,4 +1,4 @@
-"""InvokeEndpoint at the HTTP protocol level: the invocation hot path without ASGI.
+"""InvokeEndpoint and JSON-protocol calls at the HTTP protocol level: the hot paths without ASGI.
 
 uvicorn's protocol (``api/limits.py``) asks :class:`InvocationProxy` about every request once its
 headers are parsed. A plain ``POST /endpoints/{name}/invocations`` (a name without escapes, no query
@@ -9,6 +9,10 @@ callbacks, and once complete the request is signature-checked, validated and han
 connection, ModelError, data capture) as every other path; the answer is written to the transport in
 one buffer with the headers uvicorn would have added (``date``, ``server``, ``connection: close``
 when the connection ends). Errors are rendered by the same ``json_error`` as the ASGI path.
+
+A JSON-protocol call (``POST /`` with ``X-Amz-Target``: the control plane, CloudWatch Logs) under the
+same conditions is served the same way through ``Gateway.json_call``, the function ``api/jsonpath.py``
+calls, and its ``Response`` written in one buffer.
 
 Everything else (another route, CORS origins, a refused Host, chunked or oversized bodies, names with
 percent-escapes, pipelined requests queued behind another one) goes through the ASGI application
@@ -57,11 +61,12 @@ _EVENT = _Event()
 class RawInvocation:
     """The request being served; stands in for uvicorn's ``RequestResponseCycle`` while it is."""
 
-    __slots__ = ("params", "raw_path", "headers", "chunks", "keep_alive", "response_complete", "disconnected")
+    __slots__ = ("params", "raw_path", "headers", "chunks", "keep_alive", "response_complete", "disconnected",
+                 "target", "user_agent")
     message_event = _EVENT
 
     def __init__(self, params: dict[str, Any], raw_path: str, headers: list[tuple[bytes, bytes]],
-                 keep_alive: bool) -> None:
+                 keep_alive: bool, target: str | None = None, user_agent: str | None = None) -> None:
         self.params = params
         self.raw_path = raw_path
         self.headers = headers
@@ -69,6 +74,8 @@ class RawInvocation:
         self.keep_alive = keep_alive
         self.response_complete = False
         self.disconnected = False
+        self.target = target            # a JSON-protocol call (X-Amz-Target) rather than an invocation
+        self.user_agent = user_agent
 
 
 class InvocationProxy:
@@ -105,6 +112,8 @@ class InvocationProxy:
 
     def accept(self, url: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> RawInvocation | None:
         """The invocation this protocol serves itself, or None: the ASGI application serves the request."""
+        if url == b"/":
+            return self._accept_json(headers, keep_alive)
         found = _PATH.fullmatch(url)
         if found is None or self.service is None:
             return None
@@ -128,6 +137,32 @@ class InvocationProxy:
             return None
         return RawInvocation(params, url.decode("latin-1"), headers, keep_alive)
 
+    def _accept_json(self, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> RawInvocation | None:
+        """A JSON-protocol call (``POST /`` with ``X-Amz-Target``) under the same conditions as an invocation;
+        the first of each header counts, as ``api/jsonpath.py`` reads them."""
+        host = target = user_agent = None
+        length = -1
+        for name, value in headers:
+            if name == b"x-amz-target":
+                if target is None:
+                    target = value
+            elif name == b"host":
+                if host is None:
+                    host = value
+            elif name == b"user-agent":
+                if user_agent is None:
+                    user_agent = value
+            elif name == b"content-length":
+                if length != -1 or not value.isdigit():
+                    return None
+                length = int(value)
+            elif name in (b"origin", b"transfer-encoding", b"expect"):
+                return None
+        if not target or host is None or length < 0 or length > self.max_body or not self._host_served(host):
+            return None
+        return RawInvocation({}, "/", headers, keep_alive, target.decode("latin-1"),
+                             None if user_agent is None else user_agent.decode("latin-1"))
+
     async def serve(self, protocol: Any, request: RawInvocation) -> None:
         """Answer ``request`` on ``protocol``'s transport (as ``api/fastpath.py`` would, byte for byte)."""
         try:
@@ -143,6 +178,9 @@ class InvocationProxy:
         request_id = new_request_id()
         chunks = request.chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if request.target is not None:
+            await self._serve_json(protocol, request, body, request_id)
+            return
         try:
             auth = self.gateway.auth
             if auth is not None:
@@ -161,6 +199,22 @@ class InvocationProxy:
             await protocol.flow.drain()
         _write(protocol, request, status, raw, out)
 
+
+    async def _serve_json(self, protocol: Any, request: RawInvocation, body: bytes, request_id: str) -> None:
+        """The call as ``api/jsonpath.py`` serves it (``Gateway.json_call``: signature, validation, handler,
+        shaping, errors), its ``Response`` written in one buffer."""
+        target = request.target or ""
+        service, operation = self.gateway.json_service(target)
+        scope = {"method": "POST", "path": "/", "raw_path": b"/", "query_string": b"", "headers": request.headers}
+
+        async def read_body() -> bytes:
+            return body
+
+        response = await self.gateway.json_call(service, operation, target, read_body, scope, request.user_agent,
+                                                request_id)
+        if protocol.flow.write_paused and not request.disconnected:
+            await protocol.flow.drain()
+        _write(protocol, request, response.status_code, response.raw_headers, bytes(response.body))
 
     def _validated(self, params: dict[str, Any]) -> dict[str, Any]:
         """``Service.validated``, remembered: the members are checked one by one, independently, so a

@@ -1,4 +1,4 @@
-"""The protocol-level invocation path (``api/invoke_proxy.py``) answers byte for byte as the ASGI path
+"""The protocol-level path (``api/invoke_proxy.py``: invocations and JSON calls) answers byte for byte as the ASGI path
 (``api/fastpath.py``) does: the same request is sent on a fresh connection with the proxy installed and
 without it, and the two answers compared (request ids and dates aside). Requests the proxy does not
 take (an Origin, escapes in the name, a chunked body) are still answered by the ASGI path."""
@@ -55,10 +55,11 @@ def served(gw):
     del proxy.serve
 
 
-def signed(gw, secret: str = S3_SECRET, **params) -> bytes:
-    """The bytes botocore sends for InvokeEndpoint(**params)."""
+def signed(gw, secret: str = S3_SECRET, service: str = "sagemaker-runtime", operation: str = "invoke_endpoint",
+           **params) -> bytes:
+    """The bytes botocore sends for InvokeEndpoint(**params) (or another ``service``'s ``operation``)."""
     client = botocore.session.get_session().create_client(
-        "sagemaker-runtime", endpoint_url=gw.url, region_name=REGION, aws_access_key_id=S3_ACCESS,
+        service, endpoint_url=gw.url, region_name=REGION, aws_access_key_id=S3_ACCESS,
         aws_secret_access_key=secret)
 
     def capture(request, **_):
@@ -66,7 +67,7 @@ def signed(gw, secret: str = S3_SECRET, **params) -> bytes:
 
     client.meta.events.register("before-send", capture)
     try:
-        client.invoke_endpoint(**params)
+        getattr(client, operation)(**params)
     except _Captured as captured:
         request = captured.args[0]
         path = request.url.split(gw.url, 1)[1]
@@ -171,3 +172,44 @@ def test_requests_the_proxy_does_not_take_are_answered_as_before(gw, served) -> 
     assert exchange(gw, with_origin)[0][0] == "HTTP/1.1 403 Forbidden"
     assert exchange(gw, other_host)[0][0] == "HTTP/1.1 403 Forbidden"
     assert exchange(gw, chunked)[0][0] == "HTTP/1.1 200 OK"
+
+
+JSON_CASES = {
+    "describe": ("sagemaker", "describe_endpoint", {"EndpointName": NAME}),
+    "list": ("sagemaker", "list_models", {"MaxResults": 5}),
+    "not found": ("sagemaker", "describe_model", {"ModelName": "nope"}),
+    "already exists": ("sagemaker", "create_model", {"ModelName": NAME, "ExecutionRoleArn": ROLE,
+                                                      "PrimaryContainer": {"Image": "fake/serves:1"}}),
+    "invalid": ("sagemaker", "describe_model", {"ModelName": "bad_name!"}),
+    "logs": ("logs", "describe_log_groups", {"logGroupNamePrefix": "/aws/sagemaker/Endpoints"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(JSON_CASES))
+def test_json_calls_are_answered_as_by_the_asgi_path(gw, served, case) -> None:
+    service, operation, params = JSON_CASES[case]
+    proxied, plain = both(gw, served, signed(gw, service=service, operation=operation, **params))
+    assert plain.pop() == 1, "the proxy served the call"
+    assert proxied == plain
+    status, headers, body = proxied[0]
+    if case in ("describe", "list", "logs"):
+        assert status == "HTTP/1.1 200 OK"
+    if case == "describe":
+        assert b'"EndpointStatus":"InService"' in body
+    if case == "not found":
+        assert status == "HTTP/1.1 400 Bad Request" and ("x-amzn-errortype", "ValidationException") in headers
+
+
+def test_json_calls_the_proxy_does_not_take_or_cannot_read_are_answered_alike(gw, served) -> None:
+    request = signed(gw, service="sagemaker", operation="describe_endpoint", EndpointName=NAME)
+    unknown_target = request.replace(b"X-Amz-Target: SageMaker.", b"X-Amz-Target: Nope.", 1)
+    bad_json = re.sub(rb"\r\n\r\n.*", b"\r\n\r\n{not json", request, flags=re.S)
+    bad_json = re.sub(rb"Content-Length: \d+", b"Content-Length: 9", bad_json)
+    wrong_secret = signed(gw, secret="wrong", service="sagemaker", operation="list_models")
+    for sent, taken, status in ((unknown_target, 1, "400"), (bad_json, 1, "400"), (wrong_secret, 1, "400")):
+        proxied, plain = both(gw, served, sent)
+        assert plain.pop() == taken
+        assert proxied == plain and proxied[0][0].startswith(f"HTTP/1.1 {status}")
+    with_origin = request.replace(b"\r\n\r\n", b"\r\nOrigin: https://evil.example\r\n\r\n", 1)
+    proxied, plain = both(gw, served, with_origin)
+    assert plain.pop() == 0 and proxied == plain and proxied[0][0] == "HTTP/1.1 403 Forbidden"
