@@ -19,7 +19,7 @@ Defaults (documented in the README):
   SMLOCAL_HOSTS                  ""  extra host names the whole gateway answers to (comma-separated)
   SMLOCAL_AUTH                   on  off: accept unsigned and wrongly signed requests (docs/security.md)
   SMLOCAL_CORS_ORIGINS           ""  browser origins allowed to call the API (comma-separated; none by default)
-  SMLOCAL_INVOKE_PROXY           on  off: InvokeEndpoint through the ASGI application too (api/invoke_proxy.py)
+  SMLOCAL_INVOKE_PROXY           on  off: invocations and JSON calls through the ASGI app too (api/invoke_proxy.py)
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class Settings:
     # `smlocal env` hands out). Off: anything on this machine that reaches the port may call.
     auth: bool = field(default_factory=lambda: os.environ.get("SMLOCAL_AUTH", "on").strip().lower() not in _OFF)
     credentials: tuple[str, str] | None = None     # (access key, secret key); None = the S3 keys
-    # plain invocations served at uvicorn's protocol level (api/invoke_proxy.py); off: by the ASGI app
+    # plain invocations and JSON calls served at uvicorn's protocol level (api/invoke_proxy.py); off: the ASGI app
     invoke_proxy: bool = field(
         default_factory=lambda: os.environ.get("SMLOCAL_INVOKE_PROXY", "on").strip().lower() not in _OFF)
     # browser origins (scheme://host[:port]) allowed to call the API with CORS; none by default
