@@ -100,7 +100,7 @@ def profile(op: str, requests: int, jobs: int, out: Path) -> None:
         req = _requests(emu, jobs)[op]
         _replay(emu.url, req, 200)
         spy = subprocess.Popen(["py-spy", "record", "--pid", str(emu.process.pid), "--rate", "1000", "--format",
-                                "raw", "--output", str(out), "--nonblocking"])
+                                "raw", "--output", str(out), "--nonblocking", "--gil"])
         time.sleep(1.5)
         _replay(emu.url, req, requests)
         spy.send_signal(2)
