@@ -102,15 +102,19 @@ def invoke_load(emu: Emulator, name: str, quick: bool) -> dict:
     for clients in (1, 16):
         runs: dict[str, list[dict]] = {side: [] for side in sides}
         cpu: list[float] = []
+        kernel: list[float] = []
         for _ in range(rounds):
             for side, (url, req) in sides.items():
-                before = sum(gateway.cpu_times()[:2])
+                before = gateway.cpu_times()
                 runs[side].append(load.measure(url, req, clients, seconds))
                 if side == "smlocal":
-                    cpu.append((sum(gateway.cpu_times()[:2]) - before) / runs[side][-1]["requests"] * 1e6)
+                    after, requests = gateway.cpu_times(), runs[side][-1]["requests"]
+                    cpu.append((after.user + after.system - before.user - before.system) / requests * 1e6)
+                    kernel.append((after.system - before.system) / requests * 1e6)
         row = {side: {key: summary([r[key] for r in got]) for key in ("rps", "p50_ms", "p99_ms")}
                | {"errors": sum(r["errors"] for r in got)} for side, got in runs.items()}
         row["gateway_cpu_us_per_request"] = summary(cpu)
+        row["gateway_system_cpu_us_per_request"] = summary(kernel)   # the kernel's share (sockets, epoll)
         row["p50_added_ms"] = row["smlocal"]["p50_ms"]["median"] - row["direct"]["p50_ms"]["median"]
         row["throughput_ratio"] = ratio(row["smlocal"]["rps"]["median"], row["direct"]["rps"]["median"])
         out[str(clients)] = row

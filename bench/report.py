@@ -209,7 +209,9 @@ def _endpoint_section(s: dict) -> list[str]:
             out.append(f"| {clients} | {side} | {fmt_range(x['rps'], '', 0)} | {_ms(x['p50_ms'])} | "
                        f"{_ms(x['p99_ms'])} | {extra} |")
         if "gateway_cpu_us_per_request" in row:
-            cpu_rows.append(f"{fmt_range(row['gateway_cpu_us_per_request'], 'µs', 0)} at {clients} client(s)")
+            kernel = (f" (of which in the kernel {fmt_range(row['gateway_system_cpu_us_per_request'], 'µs', 0)})"
+                      if "gateway_system_cpu_us_per_request" in row else "")
+            cpu_rows.append(f"{fmt_range(row['gateway_cpu_us_per_request'], 'µs', 0)}{kernel} at {clients} client(s)")
     if cpu_rows:
         out += ["", "CPU time the `smlocal up` process spent per invocation (user + system): "
                 + "; ".join(cpu_rows) + ". On 2 vCPUs the 16-client ratio is bounded by this cost: clients, "
