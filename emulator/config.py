@@ -10,6 +10,7 @@ Defaults (documented in the README):
   SMLOCAL_DOCKER_NETWORK         ""  Docker network for job containers (default bridge)
   SMLOCAL_S3_CONTAINER_ENDPOINT  ""  S3 URL containers use with --s3-endpoint (default: the same URL)
   SMLOCAL_MAX_CONCURRENT_JOBS    4   jobs running at once; the others wait in Starting
+  SMLOCAL_JOB_NETWORK_SPARES     2   spare job networks kept ready per kind (jobs/network_pool.py); 0: none
   SMLOCAL_STOP_GRACE_SECONDS   120   SIGTERM -> SIGKILL grace on Stop and MaxRuntime (SageMaker's value)
   SMLOCAL_INSTANCE_LIMITS       on   off: no CPU/memory limits from the instance type
   SMLOCAL_CONSOLE_HOSTS          ""  extra host names the web console answers to (comma-separated)
@@ -96,6 +97,8 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024   # control-plane request bodies (SageMaker's largest are KBs)
     # jobs running at once (the rest wait in Starting) and SIGTERM->SIGKILL grace (SageMaker: 120 s)
     max_concurrent_jobs: int = field(default_factory=lambda: int(os.environ.get("SMLOCAL_MAX_CONCURRENT_JOBS", 4)))
+    # spare Docker networks made ahead of jobs, per kind of network (jobs/network_pool.py); 0: none
+    job_network_spares: int = field(default_factory=lambda: _env_int("SMLOCAL_JOB_NETWORK_SPARES", 2))
     stop_grace_seconds: float = field(
         default_factory=lambda: float(os.environ.get("SMLOCAL_STOP_GRACE_SECONDS", 120)))
     # how long the SageMaker SDK's first Describe of a new job is held until the job ends (sdk_wait.py)

@@ -29,6 +29,7 @@ from emulator.infra.containers import ContainerError, ContainerRuntime, Containe
 from emulator.infra.log_pump import LogPump
 from emulator.infra.platform import host_names
 from emulator.infra.staging import S3Object, StagingError, download, human_size
+from emulator.jobs.network_pool import NetworkPool
 from emulator.jobs.scheduler import JobControl
 from emulator.s3.client import S3Client, S3Error
 from emulator.state.db import DatabaseClosed
@@ -67,6 +68,7 @@ class JobServices:
     s3: S3Client | None
     launcher: JobLauncher | None = None
     deployer: EndpointDeployer | None = None   # the hosting runtime, for pipelines' Endpoint steps
+    networks: NetworkPool | None = None        # spare job networks (the job runtime's)
 
     @property
     def settings(self) -> Settings:
@@ -104,7 +106,8 @@ class ContainerJob:
     def labels(self, host: str | None = None) -> dict[str, str]:
         raise NotImplementedError
 
-    def network(self) -> str:
+    def own_network(self) -> str:
+        """The name of the network the job creates for itself when no spare is ready."""
         raise NotImplementedError
 
     def prepare(self) -> None:
@@ -236,6 +239,32 @@ class ContainerJob:
         if total_objects and report is not None:
             report(f"Downloaded input data: {human_size(total_bytes)} in {total_objects} objects")
 
+    # --- network -------------------------------------------------------------------------------------
+    def network(self) -> str:
+        """The job's network: a spare it took (named in its record), else its own."""
+        return self.job.get("_smlocal", {}).get("network") or self.own_network()
+
+    def take_network(self, internal: bool, host_access: bool) -> str:
+        """A network for this job alone: a spare from the pool when one is ready (named in the record
+        before any container joins it, so cleanup and recovery find it), else one created now."""
+        docker, pool = self.services.docker, self.services.networks
+        named = self.job.get("_smlocal", {}).get("network")
+        if named:   # a restart of a run cut short before its containers started keeps the one it took
+            docker.create_network(named, self.labels(), internal=internal, host_access=host_access)
+            return str(named)
+        spare = pool.take(internal, host_access) if pool is not None else None
+        if spare:
+            self.remember(network=spare)
+            return spare
+        try:
+            docker.create_network(self.own_network(), self.labels(), internal=internal, host_access=host_access)
+        except ContainerError:
+            if pool is None or not pool.release():
+                raise
+            # the spares may hold the address ranges Docker ran out of: given back, try once more
+            docker.create_network(self.own_network(), self.labels(), internal=internal, host_access=host_access)
+        return self.own_network()
+
     # --- containers ----------------------------------------------------------------------------------
     def limits(self) -> tuple[int | None, int | None]:
         return instances.container_limits(self.instance_type())
@@ -245,7 +274,11 @@ class ContainerJob:
         ``isolated``: the network has no route out; ``sealed``: not even to the host (network isolation of
         training and processing: the hosts reach each other and nothing else)."""
         docker = self.services.docker
-        docker.create_network(self.network(), self.labels(), internal=isolated or sealed, host_access=not sealed)
+        network = self.take_network(internal=isolated or sealed, host_access=not sealed)
+        if network != self.own_network():   # the contracts name the job's own network: a spare replaces it
+            for spec in specs.values():
+                if spec.network == self.own_network():
+                    spec.network = network
         started = time.time()
         streams = {h: f"{self.name}/{h}-{int(started)}" for h in self.hosts}
         for host, spec in specs.items():  # every host exists before any starts, as on SageMaker

@@ -10,6 +10,7 @@ from emulator.domain.records import Records
 from emulator.infra.containers import ContainerError
 from emulator.jobs.container_job import JobServices
 from emulator.jobs.kinds import BY_KIND, KINDS, JobKind
+from emulator.jobs.network_pool import NetworkPool
 from emulator.jobs.scheduler import JobControl, Scheduler
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,9 @@ class JobRuntime:
         self.kinds = {kind.family.kind: kind for kind in kinds}
         self.scheduler = Scheduler(services.settings.max_concurrent_jobs)
         services.launcher = self   # runners that start other jobs (tuning) launch them here
+        settings = services.settings
+        services.networks = self.networks = NetworkPool(services.docker, settings.data_dir,
+                                                        settings.job_network_spares)
 
     def _kind(self, family: Family) -> JobKind:
         return self.kinds.get(family.kind) or BY_KIND[family.kind]
@@ -53,6 +57,7 @@ class JobRuntime:
         label), start again those that never got as far as containers, and fail the rest with a
         reason (the runner does, when it finds the containers gone). No job stays InProgress forever."""
         self.sweep_networks()
+        self.networks.start()
         for kind in self.kinds.values():
             family = kind.family
             for record in self.services.ctx.store.all(family.kind, kind.lifecycle.active_statuses):
@@ -65,7 +70,8 @@ class JobRuntime:
 
     def sweep_networks(self) -> None:
         """Networks of this instance's ended jobs: a crash between a job's last status and its cleanup
-        leaves one (networks of jobs that are unknown here may be another smlocal's: left alone)."""
+        leaves one (networks of jobs that are unknown here may be another smlocal's: left alone); and
+        this instance's pool networks (spares, and those of ended jobs) that no active job names."""
         docker = self.services.docker
         for kind in self.kinds.values():
             if not kind.pooled:
@@ -81,6 +87,18 @@ class JobRuntime:
                 if record is not None and not kind.lifecycle.is_active(record):
                     log.info("removing network %s of the ended %s", network, family.kind)
                     docker.remove_network(network)
+        self.networks.sweep(self._named_networks())
+
+    def _named_networks(self) -> set[str]:
+        """The pool networks that active jobs took (their records name them)."""
+        named = set()
+        for kind in self.kinds.values():
+            if kind.pooled:
+                for record in self.services.ctx.store.all(kind.family.kind, kind.lifecycle.active_statuses):
+                    network = record.get("_smlocal", {}).get("network")
+                    if network:
+                        named.add(network)
+        return named
 
     def _show_waiting(self, kind: JobKind, name: str, note: str) -> None:
         show = kind.show_waiting
@@ -88,4 +106,5 @@ class JobRuntime:
             Records(self.services.ctx, kind.family).update(name, lambda record: show(record, note))
 
     def shutdown(self) -> None:
+        self.networks.close()      # the spares no job took
         self.scheduler.shutdown()

@@ -46,7 +46,7 @@ class TrainingRun(ContainerJob):
     def labels(self, host: str | None = None) -> dict[str, str]:
         return contract.labels(self.name, host)
 
-    def network(self) -> str:
+    def own_network(self) -> str:
         return contract.network_name(self.name)
 
     # --- record updates ------------------------------------------------------------------------------
