@@ -151,9 +151,16 @@ def test_two_hosts_run_as_algo_1_and_algo_2_on_the_jobs_network(sm, runtime, uni
     request["ResourceConfig"]["InstanceCount"] = 2
     sm.create_training_job(**request)
     wait_for(lambda: sm.describe_training_job(TrainingJobName=unique), "SecondaryStatus", {"Training"})
-    specs = {c.spec.hostname: c.spec for c in runtime.containers.values() if unique in c.spec.name}
+    deadline = time.monotonic() + 10    # "Training" is written just before the containers are created
+    while len(specs := {c.spec.hostname: c.spec for c in runtime.containers.values() if unique in c.spec.name}) < 2:
+        assert time.monotonic() < deadline, specs
+        time.sleep(0.02)
     assert sorted(specs) == ["algo-1", "algo-2"]
-    assert {s.network for s in specs.values()} == {f"smlocal-train-{unique}"}
+    assert [s.aliases for _, s in sorted(specs.items())] == [["algo-1"], ["algo-2"]]
+    (network,) = {s.network for s in specs.values()}   # its own, or a spare of the pool (jobs/network_pool.py)
+    assert network in runtime.networks
+    assert [c.spec.name for c in runtime.containers.values() if c.spec.network == network] == \
+        [s.name for s in specs.values()]                # one job per network
     sm.stop_training_job(TrainingJobName=unique)
     assert finished_training(sm, unique)["TrainingJobStatus"] == "Stopped"
 
