@@ -108,3 +108,21 @@ def wait_for(describe, field: str, done: set, timeout: float = 60) -> dict:
             return record
         assert time.monotonic() < deadline, f"still {record[field]}: {record}"
         time.sleep(0.05)
+
+
+def pool_leftovers(gateway: LiveGateway, timeout: float = 10) -> list[str]:
+    """Docker networks of ``gateway``'s network pool (``jobs/network_pool.py``) that are not its ready
+    spares: networks jobs took and left behind (none once every job ended and the refills settled)."""
+    import docker
+
+    from emulator.jobs.network_pool import POOL_LABEL, pool_labels
+
+    client = docker.from_env()
+    home = pool_labels(gateway.settings.data_dir)[POOL_LABEL]
+    deadline = time.monotonic() + timeout
+    while True:
+        spares = {n for names in gateway.emulator.jobs.networks.spares().values() for n in names}
+        found = {n.name for n in client.networks.list(filters={"label": f"{POOL_LABEL}={home}"})} - spares
+        if not found or time.monotonic() > deadline:
+            return sorted(found)
+        time.sleep(0.2)

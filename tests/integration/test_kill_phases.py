@@ -5,6 +5,7 @@ directories). Real CLI processes and Docker (issue 18, "Done when")."""
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from hosting_support import deploy, wait_endpoint
 from support import free_port
 from test_cli import exported, smlocal
 
+from emulator.jobs.network_pool import POOL_LABEL, VARIANT_LABEL
 from emulator.procs import pid_alive
 
 pytestmark = pytest.mark.docker
@@ -100,6 +102,12 @@ def assert_no_job_debris(instance, name: str) -> None:
     until(lambda: not (instance["dir"] / "jobs" / "training" / name.lower()).exists(), timeout=30, every=0.2)
     assert not engine.containers.list(all=True, filters={"label": label})
     assert not engine.networks.list(filters={"label": label})
+    # a network the job took from the pool (jobs/network_pool.py) carries the pool's labels, not the job's:
+    # after the job, the pool holds at most its spares (2 per kind)
+    pool = f"{POOL_LABEL}={instance['dir'].resolve()}"
+    until(lambda: all(n <= 2 for n in collections.Counter(
+        n.attrs["Labels"].get(VARIANT_LABEL) for n in engine.networks.list(filters={"label": pool})).values()),
+        timeout=30, every=0.2)
     assert instance["s3"].list_multipart_uploads(Bucket=BUCKET, Prefix=f"kill/{name}/").get("Uploads", []) == []
 
 

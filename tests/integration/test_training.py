@@ -13,6 +13,7 @@ import time
 
 import botocore.exceptions
 import pytest
+from support import pool_leftovers
 
 pytestmark = pytest.mark.docker
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -99,6 +100,7 @@ def nothing_is_left_behind(jobs_gateway):
         time.sleep(0.2)
     assert [n for n in client.networks.list(filters={"label": "org.smlocal.kind=training-job"})
             if n.name.removeprefix("smlocal-train-") in ours] == []
+    assert pool_leftovers(jobs_gateway) == []            # networks jobs took from the pool
     workspace = jobs_gateway.settings.data_dir / "jobs" / "training"
     while workspace.exists() and list(workspace.iterdir()):     # the runner cleans up after the last status
         assert time.monotonic() < deadline, f"work directories left behind: {list(workspace.iterdir())}"
