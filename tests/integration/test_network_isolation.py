@@ -78,6 +78,36 @@ def _assert_sealed(probe: dict) -> None:
 
 def test_isolated_training_has_no_credentials_and_no_route_out(jobs_gateway, s3, bucket, base_image, bridge_relay,
                                                                 unique):
+    _isolated_training(jobs_gateway, s3, bucket, base_image, bridge_relay, unique)
+
+
+def test_isolated_training_on_a_spare_network_is_as_sealed(jobs_gateway, s3, bucket, base_image, bridge_relay,
+                                                           unique):
+    """A network the job takes from the pool (jobs/network_pool.py) is as sealed as one it creates, and
+    its hosts find each other by their aliases on it."""
+    import time
+
+    import docker
+
+    pool = jobs_gateway.emulator.jobs.networks
+    pool.release()                       # then one take marks the sealed kind wanted and the pool makes spares
+    assert pool.take(internal=True, host_access=False) is None
+    deadline = time.monotonic() + 60
+    while len(spares := pool.spares().get("sealed", [])) < 2:
+        assert time.monotonic() < deadline, pool.spares()
+        time.sleep(0.1)
+    client = docker.from_env()
+    for name in spares:
+        attrs = client.networks.get(name).attrs
+        assert attrs["Internal"] is True
+        assert attrs["Options"].get("com.docker.network.bridge.inhibit_ipv4") == "true"
+    _isolated_training(jobs_gateway, s3, bucket, base_image, bridge_relay, unique)
+    left = {n.name for n in client.networks.list(names=spares) if n.name in spares}
+    assert len(left) == 1, (spares, left)   # the job took one spare (and removed it); the other waits
+    assert not client.networks.list(names=[f"smlocal-train-{unique}"])
+
+
+def _isolated_training(jobs_gateway, s3, bucket, base_image, bridge_relay, unique) -> None:
     sm = jobs_gateway.client("sagemaker")
     s3.put_object(Bucket=bucket, Key=f"{unique}/in/data.csv", Body=b"1,2,3")
     s3.put_object(Bucket=bucket, Key=f"{unique}/code/probe.py", Body=PROBE.encode())
