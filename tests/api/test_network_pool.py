@@ -80,8 +80,14 @@ def ready(gateway, variant: str, count: int = 2) -> None:
         time.sleep(0.02)
 
 
-def networks_of(runtime: FakeRuntime, name: str) -> set[str | None]:
-    return {c.spec.network for c in runtime.containers.values() if name in c.spec.name}
+def networks_of(runtime: FakeRuntime, name: str, hosts: int = 1) -> set[str | None]:
+    """The networks of job ``name``'s containers, once all ``hosts`` exist ("Training" is written just
+    before the containers are created)."""
+    deadline = time.monotonic() + 10
+    while len(found := [c for c in runtime.containers.values() if name in c.spec.name]) < hosts:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.02)
+    return {c.spec.network for c in found}
 
 
 def test_a_job_takes_a_ready_spare_and_removes_it_when_it_ends(tmp_path, runtime, s3_settings, unique) -> None:
@@ -96,7 +102,7 @@ def test_a_job_takes_a_ready_spare_and_removes_it_when_it_ends(tmp_path, runtime
         RELEASE.clear()
         sm.create_training_job(**training(unique + "-b", "fake/released:1", hosts=2))
         wait_for(lambda: sm.describe_training_job(TrainingJobName=unique + "-b"), "SecondaryStatus", {"Training"})
-        (taken,) = networks_of(runtime, unique + "-b")                          # both hosts on one network
+        (taken,) = networks_of(runtime, unique + "-b", hosts=2)                          # both hosts on one network
         assert taken in spares and f"smlocal-train-{unique}-b" not in runtime.created
         specs = sorted((c.spec.hostname, c.spec.aliases) for c in runtime.containers.values()
                        if unique + "-b" in c.spec.name)
@@ -219,4 +225,27 @@ def test_release_gives_back_every_spare(tmp_path) -> None:
     assert {name: len(names) for name, names in pool.spares().items()} == {"normal": 1, "internal": 1, "sealed": 1}
     assert pool.release() == 3
     pool.close()
+    assert pool_networks(runtime, tmp_path) == {}
+
+
+def test_a_job_restarted_before_its_containers_started_keeps_the_spare_it_took(
+        tmp_path, runtime, s3_settings, unique) -> None:
+    RELEASE.clear()
+    with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as first:
+        sm = first.client("sagemaker")
+        sm.create_training_job(**training(unique + "-a", "fake/trains:1"))
+        finished(sm, unique + "-a")
+        ready(first, "normal")
+        sm.create_training_job(**training(unique + "-c", "fake/released:1", hosts=2))
+        wait_for(lambda: sm.describe_training_job(TrainingJobName=unique + "-c"), "SecondaryStatus", {"Training"})
+        (taken,) = networks_of(runtime, unique + "-c", hosts=2)
+    for container in [c for c in runtime.containers.values() if unique + "-c" in c.spec.name]:
+        runtime.remove(container.id)
+        runtime.create(container.spec)   # as the first start left it: created, never started
+    RELEASE.set()
+    with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as second:
+        sm = second.client("sagemaker")
+        assert finished(sm, unique + "-c")["TrainingJobStatus"] == "Completed"
+        assert f"smlocal-train-{unique}-c" not in runtime.created      # it ran again on the spare it took
+        wait_for(lambda: {"gone": taken not in runtime.networks}, "gone", {True})
     assert pool_networks(runtime, tmp_path) == {}
