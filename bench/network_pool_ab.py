@@ -64,8 +64,8 @@ def main() -> None:
         for side, emu in emus.items():            # warm: images, S3 bucket, the pool's first spares
             emu.s3().create_bucket(Bucket="bench")
             for i in range(2):
-                boto3_job(emu.client(), f"warm-{side}-{i}", [])
-                _settled(client, emu, f"warm-{side}-{i}", spares[side])
+                boto3_job(emu.client(), f"warm-{side.replace('_', '-')}-{i}", [])
+                _settled(client, emu, f"warm-{side.replace('_', '-')}-{i}", spares[side])
         docker_run(client)
         base: list[float] = []
         took: dict[str, list[float]] = {side: [] for side in sides}
