@@ -285,3 +285,29 @@ def test_recordio_split_single_record_echo_and_oversized_record(jobs_gateway, se
     assert described["TransformJobStatus"] == "Failed"
     assert described["FailureReason"] == (f"ClientError: s3://{bucket}/{unique}/big/data.rec: record 1 is 1048588 "
                                           "bytes, more than MaxPayloadInMB (1 MB)")
+
+
+def test_an_isolated_job_on_a_spare_internal_network_is_reached_by_its_address(
+        jobs_gateway, serve_image, s3, bucket, unique):
+    """A network-isolated transform job's container has no published port: smlocal reaches it at its
+    address on the job's internal network, also when that network is a spare the job took from the
+    pool (``jobs/network_pool.py``: the record names it)."""
+    sm = jobs_gateway.client("sagemaker")
+    sm.create_model(ModelName=unique, PrimaryContainer={"Image": serve_image, "Environment": {"LINES": "1"}},
+                    ExecutionRoleArn=ROLE, EnableNetworkIsolation=True)
+    s3.put_object(Bucket=bucket, Key=f"{unique}/in/a.csv", Body=b"1,2,1\n2,4,1\n")
+    pool = jobs_gateway.emulator.jobs.networks
+    pool.release()
+    assert pool.take(internal=True, host_access=True) is None       # the internal kind is wanted from now on
+    deadline = time.monotonic() + 60
+    while len(spares := pool.spares().get("internal", [])) < 2:
+        assert time.monotonic() < deadline, pool.spares()
+        time.sleep(0.1)
+    client = docker.from_env()
+    assert all(client.networks.get(n).attrs["Internal"] for n in spares)
+    start(sm, unique, unique, f"s3://{bucket}/{unique}/in/", f"s3://{bucket}/{unique}/out", BatchStrategy="MultiRecord")
+    described = wait(sm, unique)
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    assert read(s3, bucket, f"{unique}/out/a.csv.out").decode().splitlines() == ["4.0", "7.0"]
+    assert len({n.name for n in client.networks.list(names=spares) if n.name in spares}) == 1   # one taken, removed
+    assert job_containers(unique) == []
