@@ -35,7 +35,7 @@ def _settled(client: docker.DockerClient, emu: Emulator, name: str, spares: int,
     deadline = time.monotonic() + timeout
     home = str(emu.info.data_dir)
     while time.monotonic() < deadline:
-        busy = client.containers.list(all=True, filters={"label": f"org.smlocal.job={name}"})
+        busy = client.containers.list(all=True, sparse=True, filters={"label": f"org.smlocal.job={name}"})
         own = client.networks.list(filters={"label": f"org.smlocal.job={name}"})
         pool = client.networks.list(filters={"label": f"{POOL_LABEL}={home}"})
         if not busy and not own and len(pool) == spares:
