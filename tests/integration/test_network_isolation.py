@@ -102,8 +102,10 @@ def test_isolated_training_on_a_spare_network_is_as_sealed(jobs_gateway, s3, buc
         assert attrs["Internal"] is True
         assert attrs["Options"].get("com.docker.network.bridge.inhibit_ipv4") == "true"
     _isolated_training(jobs_gateway, s3, bucket, base_image, bridge_relay, unique)
-    left = {n.name for n in client.networks.list(names=spares) if n.name in spares}
-    assert len(left) == 1, (spares, left)   # the job took one spare (and removed it); the other waits
+    deadline = time.monotonic() + 30   # the job took one spare and removes it after its last status
+    while len({n.name for n in client.networks.list(names=spares) if n.name in spares}) != 1:
+        assert time.monotonic() < deadline, spares
+        time.sleep(0.2)
     assert not client.networks.list(names=[f"smlocal-train-{unique}"])
 
 

@@ -309,5 +309,8 @@ def test_an_isolated_job_on_a_spare_internal_network_is_reached_by_its_address(
     described = wait(sm, unique)
     assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
     assert read(s3, bucket, f"{unique}/out/a.csv.out").decode().splitlines() == ["4.0", "7.0"]
-    assert len({n.name for n in client.networks.list(names=spares) if n.name in spares}) == 1   # one taken, removed
+    deadline = time.monotonic() + 30    # the job took one spare and removes it after its last status
+    while len({n.name for n in client.networks.list(names=spares) if n.name in spares}) != 1:
+        assert time.monotonic() < deadline, spares
+        time.sleep(0.2)
     assert job_containers(unique) == []
