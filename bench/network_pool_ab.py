@@ -7,8 +7,9 @@ ready: ``emulator/jobs/network_pool.py``) and one with ``0`` (each job creates i
 before the pool). Each round: ``docker run`` of the bench's no-op image, then one boto3 no-op job
 (``bench.training.boto3_job``: create, Describe every 10 ms until Completed) on each side, the order
 alternating; each job starts after the previous one's cleanup (its container and network gone, the
-pool refilled). Reported: medians, the added time over ``docker run``, CPU of each ``smlocal up``
-per job (``psutil``, including the Describe polls) and the load average. Not part of ``python -m
+pool refilled). Reported: medians, the median of the rounds' paired differences, the added time over
+``docker run``, CPU of each ``smlocal up`` per job (``psutil``, including the Describe polls) and the
+load average. Not part of ``python -m
 bench``: it compares a setting, ``bench/training.py`` measures smlocal.
 """
 
@@ -18,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import statistics
 import time
 
 import docker
@@ -86,6 +88,9 @@ def main() -> None:
         result[side] = summary(took[side])
         result[side]["added_s"] = result[side]["median"] - result["docker_run"]["median"]
         result[side]["cpu_per_job_s"] = summary(cpu[side])["median"]
+    result["pool_minus_no_pool_paired_median_s"] = statistics.median(
+        a - b for a, b in zip(took["pool"], took["no_pool"], strict=True))
+    result["rounds_pool_faster"] = sum(a < b for a, b in zip(took["pool"], took["no_pool"], strict=True))
     print(json.dumps(result, indent=2))
 
 

@@ -293,6 +293,8 @@ class ContainerJob:
             list(pool.map(lambda h: docker.start_created(self.containers[h], specs[h]), self.hosts))
         for host in self.hosts:
             self.follow(host, streams[host])
+        if self.services.networks is not None:
+            self.services.networks.refill()     # off the job's critical path: its containers run
 
     def _create(self, host: str, spec: ContainerSpec) -> str:
         """Create one host's container. A run cut short may have left one of the same name: only when

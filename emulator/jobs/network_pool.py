@@ -2,7 +2,8 @@
 
 Creating a job's Docker network costs 0.13 s (quiet engine) to 0.9 s (loaded) on the job's way to its
 containers (bench/NOTES.md, issue 19). The pool keeps ``size`` spare networks of each kind a job asks
-for (``Variant``: normal, internal, sealed) and makes new ones on its own thread after each take. A job
+for (``Variant``: normal, internal, sealed) and makes new ones on its own thread after a job that
+took one (or made its own) has started its containers. A job
 takes a spare when one is ready and otherwise creates its own network as before: it never waits for
 the pool. Each network still serves one job only (jobs sharing one network deadlocked Docker 20.10's
 libnetwork when their containers exited together), and the job removes it when it ends.
@@ -61,7 +62,9 @@ class NetworkPool:
 
     # --- what jobs call ------------------------------------------------------------------------------
     def take(self, internal: bool, host_access: bool) -> str | None:
-        """A ready spare network of this variant (then the pool makes another), or None at once."""
+        """A ready spare network of this variant, or None at once. The pool makes the next one on
+        ``refill``, which the job calls once its containers started: a network create at the same time
+        as the job's container create and start would queue with them in Docker's network controller."""
         if self.size == 0:
             return None
         variant = Variant(internal, host_access)
@@ -71,9 +74,11 @@ class NetworkPool:
             if variant not in self._wanted:
                 self._wanted.append(variant)
             spares = self._spares.get(variant)
-            name = spares.pop() if spares else None
+            return spares.pop() if spares else None
+
+    def refill(self) -> None:
+        """Make spares up to ``size`` of every variant jobs asked for (on the pool's thread)."""
         self._wake.set()
-        return name
 
     def release(self) -> int:
         """Remove every spare (a job's own create failed, perhaps for want of address ranges)."""

@@ -203,6 +203,7 @@ def test_shutdown_during_a_create_removes_the_network_being_made(tmp_path) -> No
     pool.start()
     runtime.gate.clear()
     assert pool.take(internal=False, host_access=True) is None      # at once, with nothing ready
+    pool.refill()
     time.sleep(0.1)
     closer = threading.Thread(target=pool.close)
     closer.start()
@@ -219,6 +220,7 @@ def test_release_gives_back_every_spare(tmp_path) -> None:
     pool.start()
     for internal, host_access in ((False, True), (True, True), (True, False)):
         pool.take(internal, host_access)
+    pool.refill()
     deadline = time.monotonic() + 10
     while sorted(pool.spares()) != ["internal", "normal", "sealed"] and time.monotonic() < deadline:
         time.sleep(0.02)

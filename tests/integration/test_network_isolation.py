@@ -92,6 +92,7 @@ def test_isolated_training_on_a_spare_network_is_as_sealed(jobs_gateway, s3, buc
     pool = jobs_gateway.emulator.jobs.networks
     pool.release()                       # then one take marks the sealed kind wanted and the pool makes spares
     assert pool.take(internal=True, host_access=False) is None
+    pool.refill()
     deadline = time.monotonic() + 60
     while len(spares := pool.spares().get("sealed", [])) < 2:
         assert time.monotonic() < deadline, pool.spares()

@@ -299,6 +299,7 @@ def test_an_isolated_job_on_a_spare_internal_network_is_reached_by_its_address(
     pool = jobs_gateway.emulator.jobs.networks
     pool.release()
     assert pool.take(internal=True, host_access=True) is None       # the internal kind is wanted from now on
+    pool.refill()
     deadline = time.monotonic() + 60
     while len(spares := pool.spares().get("internal", [])) < 2:
         assert time.monotonic() < deadline, pool.spares()
