@@ -46,6 +46,8 @@ def instance(tmp_path_factory, require_docker):
                for name in ("sagemaker", "sagemaker-runtime", "logs", "s3")}
     yield {"dir": data_dir, "ports": ports, "env": env, **clients}
     smlocal("down", data_dir=data_dir)
+    # `smlocal down` removes the spare job networks (jobs/network_pool.py) with the gateway
+    assert not docker.from_env().networks.list(filters={"label": f"{POOL_LABEL}={data_dir.resolve()}"})
 
 
 def kill_and_restart(instance) -> None:
