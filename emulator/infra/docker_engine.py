@@ -8,8 +8,10 @@ become ``ContainerError`` with a message a user can act on (they end up in Failu
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import os
+import secrets
 import shutil
 import threading
 from collections.abc import Iterator
@@ -19,11 +21,15 @@ import docker
 import docker.errors
 import requests.exceptions
 from docker.transport import UnixHTTPAdapter
-from docker.types import Mount
+from docker.types import IPAMConfig, IPAMPool, Mount
 
 from emulator.infra.containers import MANAGED, ContainerError, ContainerSpec, ContainerState
 
 log = logging.getLogger(__name__)
+# Sealed networks (network isolation) take a /24 of this range (RFC 2544's benchmarking range, outside
+# Docker's default address pools): see ``DockerEngine.create_network``
+SEALED_RANGE = ipaddress.ip_network("198.18.0.0/15")
+SEALED_ATTEMPTS = 16
 POOL_SIZE = 10      # idle connections kept to the engine (docker-py's default ``max_pool_size``)
 
 
@@ -66,6 +72,7 @@ class DockerEngine:
     def __init__(self) -> None:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
+        self._network_lock = threading.Lock()   # one network create at a time from this process
 
     @property
     def client(self) -> docker.DockerClient:
@@ -97,16 +104,42 @@ class DockerEngine:
                        host_access: bool = True) -> None:
         """``host_access`` False: the host gets no address on the bridge, so its containers have no
         route to the host either (an internal network alone still lets them reach every address of
-        the host, the S3 bridge relay included, through the bridge's gateway)."""
+        the host, the S3 bridge relay included, through the bridge's gateway).
+
+        Such a sealed network's containers still get a default route to the subnet's gateway address,
+        which nobody owns; it must stay so. Docker's allocator can hand the same subnet to two networks
+        created at the same time (moby/libnetwork#915 and later reports); had a normal network got a
+        sealed one's subnet, the host would own that gateway address and answer for it. A run here saw
+        an isolated job reach the host so. Sealed networks therefore take a random /24 of
+        ``SEALED_RANGE``, which Docker's default pools never hand out and where no bridge has an address
+        (the engine refuses an overlapping pool: another is tried); network creates from this process
+        are also made one at a time."""
         options = {} if host_access else {"com.docker.network.bridge.inhibit_ipv4": "true"}
         try:
-            for existing in self.client.networks.list(names=[name]):
-                if existing.name == name:
-                    return
-            self.client.networks.create(name, driver="bridge", internal=internal, options=options,
-                                        labels={MANAGED: "true", **labels})
+            with self._network_lock:
+                for existing in self.client.networks.list(names=[name]):
+                    if existing.name == name:
+                        return
+                if host_access:
+                    self.client.networks.create(name, driver="bridge", internal=internal, options=options,
+                                                labels={MANAGED: "true", **labels})
+                else:
+                    self._create_sealed(name, internal, options, labels)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise ContainerError(f"cannot create Docker network {name}: {_describe(exc)}") from None
+
+    def _create_sealed(self, name: str, internal: bool, options: dict[str, str], labels: dict[str, str]) -> None:
+        subnets = list(SEALED_RANGE.subnets(new_prefix=24))
+        for attempt in range(SEALED_ATTEMPTS):
+            subnet = subnets[secrets.randbelow(len(subnets))]
+            try:
+                self.client.networks.create(name, driver="bridge", internal=internal, options=options,
+                                            ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))]),
+                                            labels={MANAGED: "true", **labels})
+                return
+            except docker.errors.APIError as exc:
+                if "overlap" not in str(exc).lower() or attempt == SEALED_ATTEMPTS - 1:
+                    raise
 
     def remove_network(self, name: str) -> None:
         try:

@@ -121,6 +121,31 @@ def test_find_networks_by_label_for_the_debris_sweep():
         engine.remove_network("smlocal-test-find-a")
         engine.remove_network("smlocal-test-find-b")
     assert engine.find_networks({"org.smlocal.endpoint": "find-me"}) == []
+def test_sealed_networks_take_subnets_no_bridge_has_an_address_in(monkeypatch):
+    """A sealed network's containers route to a gateway address nobody may own: its subnet comes from
+    SEALED_RANGE (outside Docker's default pools), and a subnet already taken there is skipped."""
+    import ipaddress
+
+    engine = DockerEngine()
+    names = ["smlocal-test-sealed-a", "smlocal-test-sealed-b"]
+    first = ipaddress.ip_network("198.18.200.0/24")
+    picks = iter([0, 0, 1])      # the second network first draws the first one's subnet: refused, drawn again
+    subnets = list(docker_engine.SEALED_RANGE.subnets(new_prefix=24))
+    base = subnets.index(first)
+    monkeypatch.setattr(docker_engine.secrets, "randbelow", lambda n: base + next(picks))
+    try:
+        for name in names:
+            engine.create_network(name, {"org.smlocal.job": "sealed"}, internal=True, host_access=False)
+        got = [engine.client.networks.get(name).attrs for name in names]
+        assert [a["IPAM"]["Config"][0]["Subnet"] for a in got] == ["198.18.200.0/24", "198.18.201.0/24"]
+        assert all(a["Internal"] and a["Options"]["com.docker.network.bridge.inhibit_ipv4"] == "true" for a in got)
+        with open("/proc/net/fib_trie") as trie:   # the host has no address in the range
+            assert "198.18." not in trie.read()
+    finally:
+        for name in names:
+            engine.remove_network(name)
+
+
 def test_a_fork_loop_stops_at_the_pids_limit(base_image):
     """Issue 18, item 9: a fork bomb in a user script stays inside its container."""
     engine = DockerEngine()
