@@ -54,14 +54,16 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def running(extra_env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[Emulator]:
+def running(extra_env: dict[str, str] | None = None, cwd: Path | None = None,
+            preamble: str = "") -> Iterator[Emulator]:
     """`smlocal up` (foreground) in a child process; stopped with SIGINT, like Ctrl-C. ``cwd``: run
-    another checkout's code (``python -c`` puts the working directory first on ``sys.path``)."""
+    another checkout's code (``python -c`` puts the working directory first on ``sys.path``).
+    ``preamble``: Python run before the emulator is imported (a benchmark's instrumentation)."""
     with tempfile.TemporaryDirectory(prefix="smlocal-bench-") as tmp:
         port, s3_port = free_port(), free_port()
         log = Path(tmp) / "smlocal.log"
         env = {**os.environ, **(extra_env or {})}
-        code = "from emulator.cli.main import app; app()"
+        code = preamble + "from emulator.cli.main import app; app()"
         with open(log, "wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-c", code, "up", "--port", str(port), "--s3-port", str(s3_port),

@@ -15,11 +15,30 @@ from bench.emulator_proc import ROLE, Emulator
 from bench.stats import percentile
 
 
-def _probe(sm, stop: threading.Event, latencies: list[float]) -> None:
+def _schedstat() -> tuple[float, float]:
+    """(seconds on a CPU, seconds in the run queue) of the calling thread (Linux)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            run, wait, _ = f.read().split()
+        return int(run) / 1e9, int(wait) / 1e9
+    except OSError:
+        return float("nan"), float("nan")
+
+
+def _probe(sm, stop: threading.Event, latencies: list[float], calls: list[dict] | None = None) -> None:
+    """ListTrainingJobs every 20 ms; ``calls`` also gets each call's start (perf_counter, which is
+    CLOCK_MONOTONIC, comparable with the emulator process's) and the probe thread's own CPU and
+    run-queue time during the call (the client's share of the latency)."""
     while not stop.is_set():
+        r0, q0 = _schedstat()
         started = time.perf_counter()
         sm.list_training_jobs(MaxResults=10)
-        latencies.append(time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        latencies.append(latency)
+        if calls is not None:
+            r1, q1 = _schedstat()
+            calls.append({"t": started, "ms": latency * 1000, "cpu_ms": (r1 - r0) * 1000,
+                          "runqueue_ms": (q1 - q0) * 1000})
         time.sleep(0.02)
 
 
@@ -65,7 +84,7 @@ def _drain(sm, jobs: int, endpoints: int, started: float) -> tuple[dict[str, str
     return statuses, jobs_done, eps_done
 
 
-def run(emu: Emulator, quick: bool) -> dict:
+def run(emu: Emulator, quick: bool, calls: list[dict] | None = None) -> dict:
     jobs, endpoints = (50, 10) if quick else (500, 50)
     sm, probe_client = emu.client(), emu.client()
     before = _managed()
@@ -78,7 +97,7 @@ def run(emu: Emulator, quick: bool) -> dict:
         endpoint.create_model(sm, f"scale-ep-{i}")
     latencies: list[float] = []
     stop = threading.Event()
-    prober = threading.Thread(target=_probe, args=(probe_client, stop, latencies), daemon=True)
+    prober = threading.Thread(target=_probe, args=(probe_client, stop, latencies, calls), daemon=True)
     prober.start()
     started = time.perf_counter()
     for i in range(jobs):
