@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 from bench import images, scale
 from bench.emulator_proc import running
 from bench.stats import percentile
@@ -36,6 +38,30 @@ def _pct(values: list[float], fraction: float) -> float:
     return percentile(sorted(values), fraction)
 
 
+def _system_busy() -> float:
+    """Seconds of CPU the whole machine spent busy (all cores, /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_owner(emulator_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the emulator, the Docker daemons, this benchmark and the whole machine."""
+    got = {"machine": _system_busy(), "emulator": 0.0, "dockerd": 0.0, "containerd": 0.0,
+           "bench": sum(os.times()[:2])}
+    for proc in psutil.process_iter(["pid", "name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is None:
+            continue
+        cpu = times.user + times.system
+        if proc.info["pid"] == emulator_pid:
+            got["emulator"] += cpu
+        elif proc.info["name"] in ("dockerd", "containerd"):
+            got[proc.info["name"]] += cpu
+    return got
+
+
 def _one(checkout: Path, quick: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="busy-tail-") as tmp:
         out = Path(tmp) / "looplag.json"
@@ -46,14 +72,17 @@ def _one(checkout: Path, quick: bool) -> dict:
             s3 = emu.s3()
             s3.create_bucket(Bucket="bench")
             s3.put_object(Bucket="bench", Key="model.tar.gz", Body=images.model_tarball())
+            cpu0 = _cpu_by_owner(emu.process.pid)
             result = scale.run(emu, quick, calls)
+            cpu1 = _cpu_by_owner(emu.process.pid)
         load1 = os.getloadavg()[0]
         lag = json.loads(out.read_text())
     lat = result["busy_list_latency_ms"]
     summary: dict = {"p50": lat["p50"], "p99": lat["p99"], "max": lat["max"], "samples": lat["samples"],
                      "load_avg": [load0, load1], "completed": result["completed"], "in_service": result["in_service"],
                      "invoked_ok": result["invoked_ok"], "containers_leaked": result["containers_leaked"],
-                     "jobs_drained_s": result["jobs_drained_s"]}
+                     "jobs_drained_s": result["jobs_drained_s"],
+                     "cpu_s": {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0}}
     beats = [b * 1000 for b in lag["beats"]]
     summary["loop_beat_late_ms"] = {"p50": _pct(beats, 0.5), "p99": _pct(beats, 0.99), "max": max(beats),
                                     "n": len(beats)}

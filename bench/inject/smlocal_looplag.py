@@ -123,9 +123,10 @@ class Probe:
 
     def dump(self, path: str) -> None:
         self.stop.set()
+        names = {t.native_id: t.name for t in threading.enumerate()}
         with open(path, "w") as f:
             json.dump({"beats": self.beats, "late": self.late, "requests": self.requests,
-                       "overdue_stacks": self.all_samples.most_common(40)}, f)
+                       "overdue_stacks": self.all_samples.most_common(40), "thread_names": names}, f)
 
 
 _serve = uvicorn.Server.serve
