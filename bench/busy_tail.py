@@ -62,10 +62,11 @@ def _cpu_by_owner(emulator_pid: int) -> dict[str, float]:
     return got
 
 
-def _one(checkout: Path, quick: bool) -> dict:
+def _one(checkout: Path, quick: bool, extra: dict[str, str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="busy-tail-") as tmp:
         out = Path(tmp) / "looplag.json"
-        env = {"PYTHONPATH": os.pathsep.join([str(checkout), str(INJECT)]), "SMLOCAL_LOOPLAG_OUT": str(out)}
+        env = {"PYTHONPATH": os.pathsep.join([str(checkout), str(INJECT)]), "SMLOCAL_LOOPLAG_OUT": str(out),
+               **(extra or {})}
         calls: list[dict] = []
         load0 = os.getloadavg()[0]
         with running(env, cwd=checkout, preamble="import smlocal_looplag; ") as emu:
@@ -116,17 +117,23 @@ def main() -> None:
     parser.add_argument("--after", type=Path, default=ROOT)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--full", action="store_true")
-    parser.add_argument("--only", choices=["before", "after"], default=None)
+    parser.add_argument("--only", default=None, help="comma-separated arms to run (default: all)")
+    parser.add_argument("--slice-us", type=int, default=0,
+                        help="also run an arm 'after+slice': the after checkout with its loop thread's EEVDF slice "
+                             "set to this many microseconds by the injected probe")
     args = parser.parse_args()
     images.build_all()
-    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    arms: dict[str, tuple[Path, dict[str, str]]] = {"before": (args.before, {}), "after": (args.after, {})}
+    if args.slice_us:
+        arms["after+slice"] = (args.after, {"SMLOCAL_LOOPLAG_SLICE_US": str(args.slice_us)})
+    if args.only:
+        arms = {k: v for k, v in arms.items() if k in args.only.split(",")}
+    runs: dict[str, list[dict]] = {side: [] for side in arms}
     for n in range(args.rounds):
-        for side, checkout in (("before", args.before), ("after", args.after)):
-            if args.only and side != args.only:
-                continue
+        for side, (checkout, extra) in arms.items():
             t = time.time()
             with contextlib.suppress(KeyboardInterrupt):
-                got = _one(checkout.resolve(), not args.full)
+                got = _one(checkout.resolve(), not args.full, extra)
             got["wall_s"] = time.time() - t
             runs[side].append(got)
             print(json.dumps({"round": n, "side": side, **got}), flush=True)
