@@ -63,7 +63,10 @@ def test_generic_estimator_flags_fit_deploy_predict_delete(sdk, s3, bucket, trai
     assert attached.model_data == estimator.model_data and attached.instance_type == "ml.c5.xlarge"
 
     predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", image_uri=serve_image,
-                                 serializer=CSVSerializer(), deserializer=JSONDeserializer())
+                                 serializer=CSVSerializer(), deserializer=JSONDeserializer(), wait=False)
+    # wait=False + a 1 s waiter: deploy(wait=True) sleeps 30 s before it looks (docs/sdk.md)
+    sdk.sagemaker_client.get_waiter("endpoint_in_service").wait(
+        EndpointName=predictor.endpoint_name, WaiterConfig={"Delay": 1, "MaxAttempts": 240})
     try:
         answer = predictor.predict([[1, 2], [3, 4]])
         assert answer == {"predictions": [3.0, 7.0], "model": "model from algo-1"}
