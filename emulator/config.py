@@ -101,6 +101,9 @@ class Settings:
     job_network_spares: int = field(default_factory=lambda: _env_int("SMLOCAL_JOB_NETWORK_SPARES", 2))
     stop_grace_seconds: float = field(
         default_factory=lambda: float(os.environ.get("SMLOCAL_STOP_GRACE_SECONDS", 120)))
+    # an upper bound on every variant's startup /ping window (ContainerStartupHealthCheckTimeoutInSeconds,
+    # default 240 s, SageMaker's minimum 60 s); None = the variant's value. For tests of failing pings.
+    startup_health_check_cap: float | None = None
     # how long the SageMaker SDK's first Describe of a new job is held until the job ends (sdk_wait.py)
     sdk_describe_wait: float = field(
         default_factory=lambda: float(os.environ.get("SMLOCAL_SDK_DESCRIBE_WAIT", 60)))

@@ -126,3 +126,47 @@ def pool_leftovers(gateway: LiveGateway, timeout: float = 10) -> list[str]:
         if not found or time.monotonic() > deadline:
             return sorted(found)
         time.sleep(0.2)
+
+
+class CleanVenv:
+    """``pip install -e <project>`` into a fresh virtualenv (test_packaging.py), built in a thread started when
+    collection ends (tests/integration/conftest.py): the install is about 45 s of pip, and the tests before
+    test_packaging.py mostly wait on containers, so it overlaps them instead of stalling the run. It touches
+    no Docker object, port or emulator state; its pip runs write to files, not pipes."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.venv: Path | None = None
+        self.error = ""
+
+    def start(self, root: Path, parent: Path) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._build, args=(root, parent), daemon=True)
+            self.thread.start()
+
+    def _build(self, root: Path, parent: Path) -> None:
+        import sys
+        venv, log = parent / "venv", parent / "install.log"
+        try:
+            with log.open("w") as out:
+                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, stdout=out,
+                               stderr=subprocess.STDOUT)
+                code = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-e", str(root)],
+                                      stdout=out, stderr=subprocess.STDOUT, timeout=900).returncode
+            if code == 0:
+                self.venv = venv
+            else:
+                self.error = f"pip install exited {code}:\n{log.read_text()[-6000:]}"
+        except Exception as error:  # noqa: BLE001 - reported by wait()
+            self.error = f"{error!r}\n{log.read_text()[-6000:] if log.exists() else ''}"
+
+    def wait(self, root: Path, parent: Path) -> Path:
+        """The venv (built now if no thread was started); fails the test with pip's output if it did not build."""
+        self.start(root, parent)
+        assert self.thread is not None
+        self.thread.join(timeout=1000)
+        assert self.venv is not None, self.error or "the clean venv is still installing"
+        return self.venv
+
+
+CLEAN_VENV = CleanVenv()

@@ -184,7 +184,9 @@ class Fleet:
     def _wait_healthy(self, deployment: Deployment) -> None:
         pending = dict(deployment.containers)
         started = time.monotonic()
-        timeouts = {v["VariantName"]: v.get("ContainerStartupHealthCheckTimeoutInSeconds", DEFAULT_STARTUP_TIMEOUT)
+        cap = self.services.settings.startup_health_check_cap
+        timeouts = {v["VariantName"]: min(v.get("ContainerStartupHealthCheckTimeoutInSeconds", DEFAULT_STARTUP_TIMEOUT),
+                                          cap if cap is not None else float("inf"))
                     for v in deployment.variants}
         addresses: dict[str, tuple[str, int]] = {}
         while pending:

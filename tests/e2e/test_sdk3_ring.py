@@ -2,9 +2,12 @@
 ``scripts/lib/venv.sh: ensure_sdk3_venv``; SDK 3 and SDK 2 are both the ``sagemaker`` package and cannot
 share one), against this session's live emulator, with only what ``eval "$(smlocal env)"`` exports.
 
-One emulator serves both SDKs: the ring is one pytest subprocess started here with ``smlocal_env``.
-Each of its tests is reported here as its own test (parametrized by the v3 test ids, read from the
-files), with the v3 run's failure text, so ``./scripts/test`` fails on any v3 failure and names it."""
+One emulator serves both SDKs: the ring is pytest run here with ``smlocal_env``, as two subprocesses at
+once (``SHARDS``): most of each test's time is waiting for containers and the SDK's waiters, and every
+ring test works on its own uniquely named resources, so the halves do not see each other's (run one after
+the other they took about 5.5 minutes). Each of its tests is reported here as its own test (parametrized
+by the v3 test ids, read from the files), with the v3 run's failure text, so ``./scripts/test`` fails on
+any v3 failure and names it."""
 
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ pytestmark = [pytest.mark.docker, pytest.mark.sdk3]
 ROOT = Path(__file__).resolve().parents[2]
 RING = ROOT / "tests" / "e2e_sdk3"
 RING_TIMEOUT = 1500  # the v3 run (about 6 minutes on 2 cores) plus a first venv install (3-4 minutes)
+# The ring's files in two pytest processes run at the same time, balanced by their serial times (the SDK 3
+# examples, started when their process starts, overlap the model-builder flows); a file not named goes
+# to the second.
+SHARDS = (("test_examples_v3.py", "test_model_builder.py", "test_resources.py", "test_session.py"), ())
 
 
 def v3_test_ids() -> list[str]:
@@ -68,6 +75,15 @@ def v3_params() -> list:
             for i in v3_test_ids()]
 
 
+def shards(selected: list[str]) -> list[list[str]]:
+    """The selected ids split by ``SHARDS`` (by file); empty shards dropped."""
+    split: list[list[str]] = [[] for _ in SHARDS]
+    for test_id in selected:
+        index = next((i for i, files in enumerate(SHARDS) if test_id.split("::")[0] in files), len(SHARDS) - 1)
+        split[index].append(test_id)
+    return [shard for shard in split if shard]
+
+
 def selected_v3_ids(session) -> list[str]:
     return [item.callspec.params["test_id"] for item in session.items
             if item.originalname == "test_sdk3" and hasattr(item, "callspec")]
@@ -75,28 +91,45 @@ def selected_v3_ids(session) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ring(request, smlocal_env, framework_image, train_image, serve_image, tmp_path_factory):
-    """Runs the selected v3 tests (all of them in a full run) in one pytest process."""
+    """Runs the selected v3 tests (all of them in a full run) in the ``SHARDS`` pytest processes at once."""
     selected = selected_v3_ids(request.session) or v3_test_ids()
     python = sdk3_python()
     for name in ("sklearn", "xgboost", "pytorch"):
         framework_image(name)
     out = tmp_path_factory.mktemp("sdk3")
-    junit, log = out / "junit.xml", out / "pytest.log"
     env = {**smlocal_env, "SMLOCAL_TEST_TRAIN_IMAGE": train_image, "SMLOCAL_TEST_SERVE_IMAGE": serve_image,
            "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("SAGEMAKER_SUPPRESS_V2_WARNING", None)
     started = time.monotonic()
-    with log.open("w") as output:
+    runs = []
+    for index, shard in enumerate(shards(selected)):
+        junit, log, basetemp = out / f"junit-{index}.xml", out / f"pytest-{index}.log", out / f"tmp-{index}"
         command = [str(python), "-m", "pytest", "-c", str(RING / "pytest.ini"), "--rootdir", str(RING),
-                   "-p", "no:cacheprovider", "-ra", "--durations=10", f"--junitxml={junit}",
-                   *[str(RING / test_id) for test_id in selected]]
-        code = subprocess.run(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                              timeout=RING_TIMEOUT).returncode
-    printed = log.read_text()
-    sys.stdout.write(printed[-3000:])
-    print(f"SDK 3 ring ran in {time.monotonic() - started:.0f} s (exit {code})")
-    assert junit.exists(), f"the v3 pytest run wrote no report (exit {code}):\n{printed[-6000:]}"
-    return code, _outcomes(junit), printed, selected
+                   "-p", "no:cacheprovider", "-ra", "--durations=10", f"--junitxml={junit}", f"--basetemp={basetemp}",
+                   *[str(RING / test_id) for test_id in shard]]
+        with log.open("w") as output:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        runs.append((process, junit, log))
+    codes = []
+    for process, _, _ in runs:
+        try:
+            codes.append(process.wait(timeout=max(1.0, RING_TIMEOUT - (time.monotonic() - started))))
+        except subprocess.TimeoutExpired:
+            for other, _, _ in runs:
+                other.kill()
+                other.wait()
+            raise
+    code = next((c for c in codes if c != 0), 0)
+    outcomes: dict[str, tuple[str, str]] = {}
+    printed = ""
+    for (_, junit, log), shard_code in zip(runs, codes, strict=True):
+        text = log.read_text()
+        printed += f"--- {log.name} (exit {shard_code})\n{text[-3000:]}\n"
+        assert junit.exists(), f"the v3 pytest run wrote no report (exit {shard_code}):\n{text[-6000:]}"
+        outcomes.update(_outcomes(junit))
+    sys.stdout.write(printed)
+    print(f"SDK 3 ring ran in {time.monotonic() - started:.0f} s (exits {codes})")
+    return code, outcomes, printed, selected
 
 
 @pytest.mark.timeout(RING_TIMEOUT + 600)

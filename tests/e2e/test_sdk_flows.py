@@ -63,7 +63,10 @@ def test_generic_estimator_flags_fit_deploy_predict_delete(sdk, s3, bucket, trai
     assert attached.model_data == estimator.model_data and attached.instance_type == "ml.c5.xlarge"
 
     predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", image_uri=serve_image,
-                                 serializer=CSVSerializer(), deserializer=JSONDeserializer())
+                                 serializer=CSVSerializer(), deserializer=JSONDeserializer(), wait=False)
+    # wait=False + a 1 s waiter: deploy(wait=True) sleeps 30 s before it looks (docs/sdk.md)
+    sdk.sagemaker_client.get_waiter("endpoint_in_service").wait(
+        EndpointName=predictor.endpoint_name, WaiterConfig={"Delay": 1, "MaxAttempts": 240})
     try:
         answer = predictor.predict([[1, 2], [3, 4]])
         assert answer == {"predictions": [3.0, 7.0], "model": "model from algo-1"}
@@ -72,8 +75,10 @@ def test_generic_estimator_flags_fit_deploy_predict_delete(sdk, s3, bucket, trai
         predictor.delete_endpoint()
     sdk.sagemaker_client.get_waiter("endpoint_deleted").wait(EndpointName=predictor.endpoint_name,
                                                              WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    leftovers = docker.from_env().containers.list(all=True, filters={"label": "org.smlocal.managed=true"})
-    assert not [c for c in leftovers if predictor.endpoint_name.lower() in json.dumps(c.labels).lower()]
+    # sparse: one list call, no inspect per container (one removed meanwhile, by another test, raised NotFound)
+    leftovers = docker.from_env().containers.list(all=True, sparse=True,
+                                                  filters={"label": "org.smlocal.managed=true"})
+    assert not [c for c in leftovers if predictor.endpoint_name.lower() in json.dumps(c.attrs["Labels"]).lower()]
 
 
 def test_model_from_an_artifact_and_a_reattached_predictor(sdk, s3, bucket, serve_image):

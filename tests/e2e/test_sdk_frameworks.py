@@ -33,7 +33,8 @@ def test_sklearn_script_mode_fit_deploy_predict_json_csv_npy(sdk, s3, bucket, fr
     estimator.fit({"train": f"s3://{bucket}/sklearn/train/"}, logs="All")
     assert "training accuracy=1.000" in capsys.readouterr().out
     predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large",
-                                 serializer=JSONSerializer(), deserializer=JSONDeserializer())
+                                 serializer=JSONSerializer(), deserializer=JSONDeserializer(), wait=False)
+    _wait_in_service(sdk, predictor.endpoint_name)  # deploy(wait=True) sleeps 30 s before it looks (docs/sdk.md)
     try:
         assert predictor.predict([[-2.0, -1.0], [2.0, 1.0]]) == [0, 1]
         predictor.serializer, predictor.deserializer = CSVSerializer(), CSVDeserializer()

@@ -60,7 +60,10 @@ def test_register_approve_and_deploy_a_model_package(sdk, s3, bucket, serve_imag
     package = ModelPackage(role=ROLE, model_package_arn=first.model_package_arn, sagemaker_session=sdk,
                            predictor_cls=Predictor)
     predictor = package.deploy(initial_instance_count=1, instance_type="ml.m5.large",
-                               serializer=JSONSerializer(), deserializer=JSONDeserializer())
+                               serializer=JSONSerializer(), deserializer=JSONDeserializer(), wait=False)
+    # wait=False + a 1 s waiter: deploy(wait=True) sleeps 30 s before it looks (docs/sdk.md)
+    sdk.sagemaker_client.get_waiter("endpoint_in_service").wait(
+        EndpointName=predictor.endpoint_name, WaiterConfig={"Delay": 1, "MaxAttempts": 240})
     try:
         assert predictor.predict([[1, 1], [2, 3]]) == {"predictions": [2.0, 5.0], "model": "model from the registry"}
         created = sm.describe_model(ModelName=package.name)

@@ -96,7 +96,10 @@ def test_byo_image_tuning_best_job_analytics_attach_and_deploy(sdk, bucket, tune
     if strategy == "Bayesian":
         return
     predictor = tuner.deploy(initial_instance_count=1, instance_type="ml.m5.large", image_uri=serve_image,
-                             serializer=CSVSerializer(), deserializer=JSONDeserializer())
+                             serializer=CSVSerializer(), deserializer=JSONDeserializer(), wait=False)
+    # wait=False + a 1 s waiter: deploy(wait=True) sleeps 30 s before it looks (docs/sdk.md)
+    sdk.sagemaker_client.get_waiter("endpoint_in_service").wait(
+        EndpointName=predictor.endpoint_name, WaiterConfig={"Delay": 1, "MaxAttempts": 240})
     try:
         answer = predictor.predict([[1, 2]])
         assert answer == {"predictions": [3.0], "model": f"score {best_row['FinalObjectiveValue']:.6f}"}
@@ -155,7 +158,10 @@ def test_builtin_xgboost_tuning_best_estimator_deploys(sdk, s3, bucket, framewor
     if strategy == "Random":
         return
     predictor = best_estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large",
-                                      serializer=CSVSerializer(), deserializer=CSVDeserializer())
+                                      serializer=CSVSerializer(), deserializer=CSVDeserializer(), wait=False)
+    # wait=False + a 1 s waiter: deploy(wait=True) sleeps 30 s before it looks (docs/sdk.md)
+    sdk.sagemaker_client.get_waiter("endpoint_in_service").wait(
+        EndpointName=predictor.endpoint_name, WaiterConfig={"Delay": 1, "MaxAttempts": 240})
     try:
         answer = predictor.predict("0.5,0.5,0.5")
         assert 1.0 < float(answer[0][0]) < 2.5       # 3 * 0.5 + 0.5 ** 2 = 1.75

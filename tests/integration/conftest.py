@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import docker
 import pytest
-from support import S3_ACCESS, S3_SECRET, live_gateway
+from support import CLEAN_VENV, S3_ACCESS, S3_SECRET, live_gateway
 
 from emulator.config import S3Settings
 from emulator.hosting.fleet import stop_all
@@ -111,3 +111,10 @@ def process_image(framework_image) -> str:
 @pytest.fixture(scope="session")
 def serve_image(base_image) -> str:
     return build_image("serve", "smlocal-test/serve:latest")
+
+
+def pytest_collection_finish(session):
+    """test_packaging.py's clean venv starts installing now, in a thread (support.CleanVenv)."""
+    if any(item.path.name == "test_packaging.py" and item.path.parent.name == "integration"
+           for item in session.items):
+        CLEAN_VENV.start(Path(__file__).resolve().parents[2], session.config._tmp_path_factory.mktemp("clean"))

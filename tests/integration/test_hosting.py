@@ -12,6 +12,10 @@ import docker
 import numpy as np
 import pytest
 from hosting_support import ROLE, delete, deploy, model_tarball, wait_endpoint
+from support import live_gateway
+
+from emulator.hosting.fleet import stop_all
+from emulator.infra.docker_engine import DockerEngine
 
 pytestmark = pytest.mark.docker
 
@@ -88,8 +92,18 @@ def test_model_error_oversize_and_unknown_endpoint(jobs_gateway, serve_image, un
     delete(sm, unique)
 
 
-def test_failing_ping_and_crash_give_failed_with_logs(jobs_gateway, serve_image, unique):
-    sm = jobs_gateway.client("sagemaker")
+@pytest.fixture
+def short_ping_gateway(tmp_path, s3_server):
+    """A gateway whose startup /ping window is at most 20 s (``Settings.startup_health_check_cap``): a ping
+    that never passes is what the test checks, not how long SageMaker's minimum window (60 s) lasts."""
+    with live_gateway(tmp_path / "gateway", s3=s3_server, stop_grace_seconds=3,
+                      startup_health_check_cap=20) as gateway:
+        yield gateway
+    stop_all(DockerEngine(), gateway.settings.data_dir, grace=1)
+
+
+def test_failing_ping_and_crash_give_failed_with_logs(short_ping_gateway, serve_image, unique):
+    sm = short_ping_gateway.client("sagemaker")
     crashed = deploy(sm, unique + "-c", serve_image, env={"EXIT_CODE": "3"})
     assert crashed["EndpointStatus"] == "Failed"
     assert "The primary container for production variant AllTraffic exited with code 3" in crashed["FailureReason"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 import typer
-from support import free_port
+from support import CLEAN_VENV, free_port
 
 from emulator.cli.main import app
 
@@ -36,12 +36,8 @@ def _commands(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, 
 
 @pytest.fixture(scope="module")
 def clean_venv(tmp_path_factory) -> Path:
-    venv = tmp_path_factory.mktemp("clean") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-e", str(ROOT)],
-                             capture_output=True, text=True, timeout=900)
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
-    return venv
+    """Started in the background when collection ended (support.CleanVenv); waited for here."""
+    return CLEAN_VENV.wait(ROOT, tmp_path_factory.mktemp("clean"))
 
 
 def _run(venv: Path, *args: str, data_dir: Path | None = None, timeout: float = 180
