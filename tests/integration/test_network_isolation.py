@@ -28,6 +28,7 @@ def gateway():
             return socket.inet_ntoa(raw)
     return None
 gw = gateway()
+routes_at_start = open("/proc/net/route").read()
 if gw:
     targets += [[gw, p] for p in {t[1] for t in targets}]
 reached = {}
@@ -60,7 +61,9 @@ for base, _, files in os.walk(sys.argv[2]):
         if name.endswith(".csv"):
             inputs[name] = open(os.path.join(base, name)).read()
 os.makedirs(out, exist_ok=True)
-json.dump({"env": env, "reached": reached, "peer": peer, "inputs": inputs},
+routes = {"start": routes_at_start, "end": open("/proc/net/route").read(), "arp": open("/proc/net/arp").read(),
+          "interfaces": sorted(os.listdir("/sys/class/net"))}
+json.dump({"env": env, "reached": reached, "peer": peer, "inputs": inputs, "routes": routes},
           open(os.path.join(out, "probe-" + socket.gethostname() + ".json"), "w"))
 """
 
@@ -73,7 +76,7 @@ def _targets(jobs_gateway, bridge_relay) -> list:
 
 def _assert_sealed(probe: dict) -> None:
     assert probe["env"].keys() <= {"AWS_REGION", "AWS_DEFAULT_REGION"}, probe["env"]
-    assert "REACHED" not in probe["reached"].values(), probe["reached"]
+    assert "REACHED" not in probe["reached"].values(), (probe["reached"], probe.get("routes"))
 
 
 def test_isolated_training_has_no_credentials_and_no_route_out(jobs_gateway, s3, bucket, base_image, bridge_relay,
