@@ -48,8 +48,10 @@ def keys(s3, bucket: str, prefix: str) -> list[str]:
 
 
 def job_containers(name: str) -> list:
-    return docker.from_env().containers.list(all=True, filters={"label": ["org.smlocal.kind=transform-job",
-                                                                          f"org.smlocal.job={name}"]})
+    """The job's containers, from the listing alone: docker-py's full listing inspects each one and
+    fails with NotFound when one is removed meanwhile (it did after a Stop, in a CI run)."""
+    return docker.from_env().containers.list(all=True, sparse=True, filters={
+        "label": ["org.smlocal.kind=transform-job", f"org.smlocal.job={name}"]})
 
 
 def data_log(logs, name: str) -> list[str]:
