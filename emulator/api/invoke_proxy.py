@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # names the model allows (pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9])*, at most 63) never need escapes; anything
 # else (escapes, a query string, another route) takes the ASGI path
 _PATH = re.compile(rb"/endpoints/([A-Za-z0-9-]{1,63})/invocations")
+_JSON_HEADERS = {b"x-amz-target": "target", b"user-agent": "user_agent"}
 
 
 class _Event:
@@ -117,15 +118,35 @@ class InvocationProxy:
         found = _PATH.fullmatch(url)
         if found is None or self.service is None:
             return None
-        params: dict[str, Any] = {"EndpointName": found.group(1).decode("ascii")}
-        members = self.members
+        picked = self._scan(headers, self.members, last_wins=True)   # as api/fastpath.py reads them
+        if picked is None:
+            return None
+        picked["EndpointName"] = found.group(1).decode("ascii")
+        return RawInvocation(picked, url.decode("latin-1"), headers, keep_alive)
+
+    def _accept_json(self, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> RawInvocation | None:
+        """A JSON-protocol call (``POST /`` with ``X-Amz-Target``) under the same conditions as an invocation;
+        the first of each header counts, as ``api/jsonpath.py`` reads them."""
+        picked = self._scan(headers, _JSON_HEADERS, last_wins=False)
+        if picked is None or not picked.get("target"):
+            return None
+        return RawInvocation({}, "/", headers, keep_alive, picked["target"], picked.get("user_agent"))
+
+    def _scan(self, headers: list[tuple[bytes, bytes]], wanted: dict[bytes, str], last_wins: bool
+              ) -> dict[str, Any] | None:
+        """``wanted`` headers' values by their keys, or None when the protocol must not serve the request:
+        no or one unserved ``Host`` (the first one counts, as the guard judges it), no valid single
+        ``Content-Length``, a body too large, or a header the ASGI application has to see (``Origin`` for
+        the browser guard, ``Transfer-Encoding``, ``Expect``)."""
+        picked: dict[str, Any] = {}
         host, length = None, -1
         for name, value in headers:
-            member = members.get(name)
-            if member is not None:
-                params[member] = value.decode("latin-1")
+            key = wanted.get(name)
+            if key is not None:
+                if last_wins or key not in picked:
+                    picked[key] = value.decode("latin-1")
             elif name == b"host":
-                if host is None:          # the guard judges the first one
+                if host is None:
                     host = value
             elif name == b"content-length":
                 if length != -1 or not value.isdigit():
@@ -135,33 +156,7 @@ class InvocationProxy:
                 return None
         if host is None or length < 0 or length > self.max_body or not self._host_served(host):
             return None
-        return RawInvocation(params, url.decode("latin-1"), headers, keep_alive)
-
-    def _accept_json(self, headers: list[tuple[bytes, bytes]], keep_alive: bool) -> RawInvocation | None:
-        """A JSON-protocol call (``POST /`` with ``X-Amz-Target``) under the same conditions as an invocation;
-        the first of each header counts, as ``api/jsonpath.py`` reads them."""
-        host = target = user_agent = None
-        length = -1
-        for name, value in headers:
-            if name == b"x-amz-target":
-                if target is None:
-                    target = value
-            elif name == b"host":
-                if host is None:
-                    host = value
-            elif name == b"user-agent":
-                if user_agent is None:
-                    user_agent = value
-            elif name == b"content-length":
-                if length != -1 or not value.isdigit():
-                    return None
-                length = int(value)
-            elif name in (b"origin", b"transfer-encoding", b"expect"):
-                return None
-        if not target or host is None or length < 0 or length > self.max_body or not self._host_served(host):
-            return None
-        return RawInvocation({}, "/", headers, keep_alive, target.decode("latin-1"),
-                             None if user_agent is None else user_agent.decode("latin-1"))
+        return picked
 
     async def serve(self, protocol: Any, request: RawInvocation) -> None:
         """Answer ``request`` on ``protocol``'s transport (as ``api/fastpath.py`` would, byte for byte)."""
