@@ -110,6 +110,22 @@ def wait_for(describe, field: str, done: set, timeout: float = 60) -> dict:
         time.sleep(0.05)
 
 
+def fresh_spares(pool, internal: bool, host_access: bool, count: int = 2, timeout: float = 60) -> list[str]:
+    """Empty ``pool`` (``jobs/network_pool.py``), mark the kind wanted by one take (which finds nothing),
+    refill, and wait until ``count`` spares of that kind are ready: their names."""
+    from emulator.jobs.network_pool import Variant
+
+    kind = Variant(internal, host_access).name
+    pool.release()
+    assert pool.take(internal=internal, host_access=host_access) is None
+    pool.refill()
+    deadline = time.monotonic() + timeout
+    while len(spares := pool.spares().get(kind, [])) < count:
+        assert time.monotonic() < deadline, pool.spares()
+        time.sleep(0.05)
+    return list(spares)
+
+
 def pool_leftovers(gateway: LiveGateway, timeout: float = 10) -> list[str]:
     """Docker networks of ``gateway``'s network pool (``jobs/network_pool.py``) that are not its ready
     spares: networks jobs took and left behind (none once every job ended and the refills settled)."""

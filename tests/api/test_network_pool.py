@@ -80,6 +80,21 @@ def ready(gateway, variant: str, count: int = 2) -> None:
         time.sleep(0.02)
 
 
+def held_on_a_spare(gateway, runtime: FakeRuntime, unique: str, suffix: str, hosts: int = 1) -> str:
+    """Run job ``unique``-a so the normal kind is wanted, wait for its spares, then start job ``unique``
+    ``suffix`` on ``fake/released:1`` (it trains until ``RELEASE`` is set): the spare it took."""
+    RELEASE.clear()
+    sm = gateway.client("sagemaker")
+    sm.create_training_job(**training(unique + "-a", "fake/trains:1"))
+    finished(sm, unique + "-a")
+    name = unique + suffix
+    ready(gateway, "normal")
+    sm.create_training_job(**training(name, "fake/released:1", hosts=hosts))
+    wait_for(lambda: sm.describe_training_job(TrainingJobName=name), "SecondaryStatus", {"Training"})
+    (taken,) = networks_of(runtime, name, hosts=hosts)
+    return taken
+
+
 def networks_of(runtime: FakeRuntime, name: str, hosts: int = 1) -> set[str | None]:
     """The networks of job ``name``'s containers, once all ``hosts`` exist ("Training" is written just
     before the containers are created)."""
@@ -170,15 +185,8 @@ def test_pool_off_creates_each_jobs_own_network_as_before(tmp_path, runtime, s3_
 
 def test_a_job_running_across_a_restart_keeps_its_spare_and_crash_leftovers_are_swept(
         tmp_path, runtime, s3_settings, unique) -> None:
-    RELEASE.clear()
     with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as first:
-        sm = first.client("sagemaker")
-        sm.create_training_job(**training(unique + "-a", "fake/trains:1"))
-        finished(sm, unique + "-a")
-        ready(first, "normal")
-        sm.create_training_job(**training(unique + "-r", "fake/released:1"))
-        wait_for(lambda: sm.describe_training_job(TrainingJobName=unique + "-r"), "SecondaryStatus", {"Training"})
-        (taken,) = networks_of(runtime, unique + "-r")
+        taken = held_on_a_spare(first, runtime, unique, "-r")
         ready(first, "normal")
     assert set(pool_networks(runtime, tmp_path)) == {taken}          # the spares went; the job's stays
     # what a killed gateway leaves: spares it made, and the spare of a job that ended before its cleanup
@@ -232,15 +240,8 @@ def test_release_gives_back_every_spare(tmp_path) -> None:
 
 def test_a_job_restarted_before_its_containers_started_keeps_the_spare_it_took(
         tmp_path, runtime, s3_settings, unique) -> None:
-    RELEASE.clear()
     with live_gateway(tmp_path, s3=s3_settings, containers=runtime) as first:
-        sm = first.client("sagemaker")
-        sm.create_training_job(**training(unique + "-a", "fake/trains:1"))
-        finished(sm, unique + "-a")
-        ready(first, "normal")
-        sm.create_training_job(**training(unique + "-c", "fake/released:1", hosts=2))
-        wait_for(lambda: sm.describe_training_job(TrainingJobName=unique + "-c"), "SecondaryStatus", {"Training"})
-        (taken,) = networks_of(runtime, unique + "-c", hosts=2)
+        taken = held_on_a_spare(first, runtime, unique, "-c", hosts=2)
     for container in [c for c in runtime.containers.values() if unique + "-c" in c.spec.name]:
         runtime.remove(container.id)
         runtime.create(container.spec)   # as the first start left it: created, never started

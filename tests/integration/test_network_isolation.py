@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import fresh_spares
 from test_training import channel, request, tarball, wait
 
 from emulator.s3.bridge import docker_bridge_gateway
@@ -92,14 +93,7 @@ def test_isolated_training_on_a_spare_network_is_as_sealed(jobs_gateway, s3, buc
 
     import docker
 
-    pool = jobs_gateway.emulator.jobs.networks
-    pool.release()                       # then one take marks the sealed kind wanted and the pool makes spares
-    assert pool.take(internal=True, host_access=False) is None
-    pool.refill()
-    deadline = time.monotonic() + 60
-    while len(spares := pool.spares().get("sealed", [])) < 2:
-        assert time.monotonic() < deadline, pool.spares()
-        time.sleep(0.1)
+    spares = fresh_spares(jobs_gateway.emulator.jobs.networks, internal=True, host_access=False)
     client = docker.from_env()
     for name in spares:
         attrs = client.networks.get(name).attrs

@@ -10,6 +10,7 @@ import time
 import docker
 import pytest
 from hosting_support import ROLE
+from support import fresh_spares
 
 pytestmark = pytest.mark.docker
 
@@ -298,14 +299,7 @@ def test_an_isolated_job_on_a_spare_internal_network_is_reached_by_its_address(
     sm.create_model(ModelName=unique, PrimaryContainer={"Image": serve_image, "Environment": {"LINES": "1"}},
                     ExecutionRoleArn=ROLE, EnableNetworkIsolation=True)
     s3.put_object(Bucket=bucket, Key=f"{unique}/in/a.csv", Body=b"1,2,1\n2,4,1\n")
-    pool = jobs_gateway.emulator.jobs.networks
-    pool.release()
-    assert pool.take(internal=True, host_access=True) is None       # the internal kind is wanted from now on
-    pool.refill()
-    deadline = time.monotonic() + 60
-    while len(spares := pool.spares().get("internal", [])) < 2:
-        assert time.monotonic() < deadline, pool.spares()
-        time.sleep(0.1)
+    spares = fresh_spares(jobs_gateway.emulator.jobs.networks, internal=True, host_access=True)
     client = docker.from_env()
     assert all(client.networks.get(n).attrs["Internal"] for n in spares)
     start(sm, unique, unique, f"s3://{bucket}/{unique}/in/", f"s3://{bucket}/{unique}/out", BatchStrategy="MultiRecord")
