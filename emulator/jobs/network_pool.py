@@ -2,8 +2,9 @@
 
 Creating a job's Docker network costs 0.13 s (quiet engine) to 0.9 s (loaded) on the job's way to its
 containers (bench/NOTES.md, issue 19). The pool keeps ``size`` spare networks of each kind a job asks
-for (``Variant``: normal, internal, sealed) and makes new ones on its own thread after a job that
-took one (or made its own) has started its containers. A job
+for (``Variant``: normal, internal, sealed) and makes new ones on its own thread once a job that
+took one (or made its own) has run its containers for a second or ended (``container_job.py``: a
+create beside a container's start or exit slows both). A job
 takes a spare when one is ready and otherwise creates its own network as before: it never waits for
 the pool. Each network still serves one job only (jobs sharing one network deadlocked Docker 20.10's
 libnetwork when their containers exited together), and the job removes it when it ends.
@@ -63,8 +64,9 @@ class NetworkPool:
     # --- what jobs call ------------------------------------------------------------------------------
     def take(self, internal: bool, host_access: bool) -> str | None:
         """A ready spare network of this variant, or None at once. The pool makes the next one on
-        ``refill``, which the job calls once its containers started: a network create at the same time
-        as the job's container create and start would queue with them in Docker's network controller."""
+        ``refill``, which the job calls once its containers ran a second or it ended: a network create at
+        the same time as the job's container start or exit would queue with them in Docker's network
+        controller."""
         if self.size == 0:
             return None
         variant = Variant(internal, host_access)
