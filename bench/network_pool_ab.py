@@ -1,6 +1,6 @@
 """No-op training job overhead with the job-network pool on and off, alternating in one run.
 
-    python -m bench.network_pool_ab [--rounds 12]
+    python -m bench.network_pool_ab [--rounds 12] [--before DIR]
 
 Two ``smlocal up`` of this checkout side by side, one with ``SMLOCAL_JOB_NETWORK_SPARES=2`` (spares
 ready: ``emulator/jobs/network_pool.py``) and one with ``0`` (each job creates its network, as
@@ -9,8 +9,9 @@ before the pool). Each round: ``docker run`` of the bench's no-op image, then on
 alternating; each job starts after the previous one's cleanup (its container and network gone, the
 pool refilled). Reported: medians, the median of the rounds' paired differences, the added time over
 ``docker run``, CPU of each ``smlocal up`` per job (``psutil``, including the Describe polls) and the
-load average. Not part of ``python -m
-bench``: it compares a setting, ``bench/training.py`` measures smlocal.
+load average. ``--before DIR``: the other side is another checkout's ``smlocal up`` (started in DIR,
+``PYTHONPATH`` at it) with the pool on too, to compare two versions of the pool. Not part of
+``python -m bench``: it compares a setting, ``bench/training.py`` measures smlocal.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 import docker
 import psutil
@@ -54,15 +56,23 @@ def _cpu(emu: Emulator) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--before", type=Path, help="another checkout, run with the pool on as the second side")
     args = parser.parse_args()
     images.build_all()
     client = docker.from_env()
-    sides = {"pool": "2", "no_pool": "0"}
+    if args.before:
+        where = args.before.resolve()
+        sides = {"pool": ({"SMLOCAL_JOB_NETWORK_SPARES": "2"}, None),
+                 "before": ({"SMLOCAL_JOB_NETWORK_SPARES": "2", "PYTHONPATH": str(where)}, where)}
+        spares = {"pool": 2, "before": 2}
+    else:
+        sides = {"pool": ({"SMLOCAL_JOB_NETWORK_SPARES": "2"}, None),
+                 "no_pool": ({"SMLOCAL_JOB_NETWORK_SPARES": "0"}, None)}
+        spares = {"pool": 2, "no_pool": 0}
+    other = list(sides)[1]
     load = [os.getloadavg()[0]]
     with contextlib.ExitStack() as stack:
-        emus = {side: stack.enter_context(running({"SMLOCAL_JOB_NETWORK_SPARES": value}))
-                for side, value in sides.items()}
-        spares = {"pool": 2, "no_pool": 0}
+        emus = {side: stack.enter_context(running(env, cwd=cwd)) for side, (env, cwd) in sides.items()}
         for side, emu in emus.items():            # warm: images, S3 bucket, the pool's first spares
             emu.s3().create_bucket(Bucket="bench")
             for i in range(2):
@@ -88,9 +98,9 @@ def main() -> None:
         result[side] = summary(took[side])
         result[side]["added_s"] = result[side]["median"] - result["docker_run"]["median"]
         result[side]["cpu_per_job_s"] = summary(cpu[side])["median"]
-    result["pool_minus_no_pool_paired_median_s"] = statistics.median(
-        a - b for a, b in zip(took["pool"], took["no_pool"], strict=True))
-    result["rounds_pool_faster"] = sum(a < b for a, b in zip(took["pool"], took["no_pool"], strict=True))
+    result[f"pool_minus_{other}_paired_median_s"] = statistics.median(
+        a - b for a, b in zip(took["pool"], took[other], strict=True))
+    result["rounds_pool_faster"] = sum(a < b for a, b in zip(took["pool"], took[other], strict=True))
     print(json.dumps(result, indent=2))
 
 
