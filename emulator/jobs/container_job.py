@@ -38,9 +38,10 @@ from emulator.state.metrics import MetricStore
 
 log = logging.getLogger(__name__)
 
-# A network create beside a container's start or exit queues with it in Docker's network controller: a
-# no-op job's exit took 0.18 s instead of 0.09 s with the pool's refill beside it (bench/NOTES.md). The
-# pool is asked for the next spare when the job's containers have run this long, or when the job ends.
+# A network create beside a container's start or exit queues with it in Docker's network controller (one
+# no-op job's time line: its exit took 0.18 s with the pool's refill beside it; a same-run A/B of this
+# timing: 0.03-0.04 s less per no-op job, bench/NOTES.md). The pool is asked for the next spare when the
+# job's containers have run this long, or when the job ends.
 REFILL_AFTER_SECONDS = 1.0
 
 
