@@ -29,9 +29,9 @@ import docker
 
 from bench import images
 from bench.emulator_proc import running
+from bench.training import boto3_job, docker_run
 
 INJECT = Path(__file__).resolve().parent / "inject"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
 def _route(call: dict) -> str:
@@ -59,16 +59,10 @@ def _steps(calls: list[dict], t0: float, t1: float) -> list[tuple[str, float, fl
             if t0 <= c["t"] <= t1]
 
 
-def _job(sm, name: str) -> tuple[float, float]:
+def _timed(measure, *args) -> tuple[float, float]:
+    """(wall-clock start, end) of one bench.training measurement (which times itself with perf_counter)."""
     started = time.time()
-    sm.create_training_job(
-        TrainingJobName=name, RoleArn=ROLE,
-        AlgorithmSpecification={"TrainingImage": images.TRAIN, "TrainingInputMode": "File"},
-        OutputDataConfig={"S3OutputPath": "s3://bench/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1})
-    while sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress":
-        time.sleep(0.01)
-    return started, time.time()
+    return started, started + measure(*args)
 
 
 def main() -> None:
@@ -89,15 +83,12 @@ def main() -> None:
         with running(env, preamble="import smlocal_calltrace; ") as emu:
             sm = emu.client()
             emu.s3().create_bucket(Bucket="bench")
-            client.containers.run(images.TRAIN, "train", remove=True)
-            _job(sm, "timeline-warm")
+            docker_run(client), boto3_job(sm, "timeline-warm", [])
             for index in range(args.jobs):
                 time.sleep(1.0)                      # the previous job's cleanup and the pool's refill
-                started = time.time()
-                client.containers.run(images.TRAIN, "train", remove=True)
-                runs.append((started, time.time()))
+                runs.append(_timed(docker_run, client))
                 time.sleep(0.5)
-                windows.append(_job(sm, f"timeline-{index}"))
+                windows.append(_timed(boto3_job, sm, f"timeline-{index}", []))
             load = os.getloadavg()
         server, harness = _read(server_out), _read(harness_out)
     report(server, harness, windows, runs, load)

@@ -115,14 +115,18 @@ def fresh_spares(pool, internal: bool, host_access: bool, count: int = 2, timeou
     refill, and wait until ``count`` spares of that kind are ready: their names."""
     from emulator.jobs.network_pool import Variant
 
-    kind = Variant(internal, host_access).name
     pool.release()
     assert pool.take(internal=internal, host_access=host_access) is None
     pool.refill()
+    return spares_ready(pool, Variant(internal, host_access).name, count, timeout)
+
+
+def spares_ready(pool, kind: str, count: int = 2, timeout: float = 60) -> list[str]:
+    """Wait until ``pool`` holds ``count`` ready spares of ``kind`` (normal, internal, sealed): their names."""
     deadline = time.monotonic() + timeout
     while len(spares := pool.spares().get(kind, [])) < count:
         assert time.monotonic() < deadline, pool.spares()
-        time.sleep(0.05)
+        time.sleep(0.02)
     return list(spares)
 
 

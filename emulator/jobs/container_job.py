@@ -414,9 +414,10 @@ class ContainerJob:
     def cleanup(self) -> None:
         """Remove the job's containers, network and work directory (outputs are in S3 by now)."""
         docker = self.services.docker
-        if self._refill is not None and not self._refill.finished.is_set() and self.services.networks is not None:
+        networks = self.services.networks
+        if self._refill is not None and networks is not None:   # the job ended: its last status is written
             self._refill.cancel()
-            self.services.networks.refill()   # the job ended before its timer: its last status is written
+            networks.refill()    # a wake-up of the pool's thread: harmless when the timer already fired
         try:
             for container in self.containers.values():
                 docker.remove(container)

@@ -12,7 +12,7 @@ import time
 import boto3
 import pytest
 from fake_runtime import FakeRuntime, runs_until_stopped, trains
-from support import REGION, S3_ACCESS, S3_SECRET, live_gateway, wait_for
+from support import REGION, S3_ACCESS, S3_SECRET, live_gateway, spares_ready, wait_for
 
 from emulator.config import S3Settings
 from emulator.jobs.network_pool import POOL_LABEL, VARIANT_LABEL, NetworkPool, pool_labels
@@ -73,11 +73,7 @@ def pool_networks(runtime: FakeRuntime, data_dir) -> dict[str, dict]:
 
 
 def ready(gateway, variant: str, count: int = 2) -> None:
-    pool = gateway.emulator.jobs.networks
-    deadline = time.monotonic() + 10
-    while len(pool.spares().get(variant, [])) < count:
-        assert time.monotonic() < deadline, pool.spares()
-        time.sleep(0.02)
+    spares_ready(gateway.emulator.jobs.networks, variant, count, timeout=10)
 
 
 def held_on_a_spare(gateway, runtime: FakeRuntime, unique: str, suffix: str, hosts: int = 1) -> str:

@@ -8,9 +8,13 @@ still stages the inputs in and the outputs out."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
-from support import fresh_spares
+from support import free_port, fresh_spares
 from test_training import channel, request, tarball, wait
 
 from emulator.s3.bridge import docker_bridge_gateway
@@ -110,13 +114,6 @@ def _assert_sealed(probe: dict) -> None:
 def test_the_probe_tells_a_connection_from_a_refusal(tmp_path):
     """The positive control, on the host: the probe counts a listening port as REACHED (connected, with a
     peer) and a closed one as refused, so a sealed job's probe that reaches nothing means something."""
-    import os
-    import socket
-    import subprocess
-    import sys
-
-    from support import free_port
-
     listening = socket.create_server(("127.0.0.1", 0))
     closed = free_port()
     (tmp_path / "probe.py").write_text(PROBE)
